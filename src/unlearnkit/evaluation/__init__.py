@@ -1,0 +1,1 @@
+"""Evaluation suite: metrics, output-based and embedding-based membership attacks."""

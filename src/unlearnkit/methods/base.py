@@ -1,0 +1,324 @@
+"""The method framework: one interface, one registry, one shared training loop.
+
+A method is a subclass of :class:`UnlearningMethod` with a ``name`` (lowercase snake_case
+registry key), a config dataclass, a one-line description and its paper. Most methods only
+implement :meth:`UnlearningMethod.loss` (and maybe :meth:`setup` / :meth:`after_step`); the
+shared loop in :meth:`UnlearningMethod.unlearn` does the rest: explicit device, seeded batch
+order, optimiser and lr schedule from the config, a progress bar, a per-epoch log (losses,
+forget/retain accuracy on fixed subsets, method-specific values), NaN/inf detection, wall time.
+
+Adding a method = one file with a subclass decorated by :func:`register_method` + one import
+line in ``methods/__init__.py`` + one row in the shared parametrised test.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from unlearnkit.config import Config, option
+from unlearnkit.data.batching import CyclingSampler, TensorSet, UnlearningData, batch_indices
+from unlearnkit.errors import ConfigError
+from unlearnkit.models import FeatureClassifier, ModelConfig
+from unlearnkit.training import TrainConfig, accuracy
+from unlearnkit.utils import check_finite, generator, log, progress, seed_all
+
+Batch = dict[str, tuple[torch.Tensor, torch.Tensor]]
+
+# how many examples of forget / retain the per-epoch log evaluates (fixed, first rows)
+MONITOR_SIZE = 1000
+
+
+@dataclass(frozen=True)
+class MethodConfig(Config):
+    """Base config of every method."""
+
+    seed: int = option(0, "seed of the method's randomness (batch order, random labels, ...)")
+
+
+@dataclass(frozen=True)
+class LoopConfig(MethodConfig):
+    """Config of methods that train with the shared loop."""
+
+    epochs: int = option(5, "epochs over the method's primary set")
+    batch_size: int = option(64, "mini-batch size")
+    lr: float = option(0.01, "learning rate")
+    optimizer: str = option("sgd", "optimiser of the model's parameters", choices=("sgd", "adam"))
+    momentum: float = option(0.9, "SGD momentum")
+    weight_decay: float = option(5e-4, "weight decay")
+    schedule: str = option(
+        "constant", "lr schedule over the run", choices=("constant", "cosine", "linear")
+    )
+    grad_clip: float = option(0.0, "clip the gradient norm of the model to this (0 = off)")
+
+    def validate(self) -> None:
+        if self.epochs < 0:
+            raise ConfigError(f"epochs must be >= 0, got {self.epochs}")
+        if self.batch_size < 1:
+            raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
+        if not self.lr > 0:
+            raise ConfigError(f"lr must be > 0, got {self.lr}")
+        if self.grad_clip < 0:
+            raise ConfigError(f"grad_clip must be >= 0 (0 = off), got {self.grad_clip}")
+        if self.weight_decay < 0:
+            raise ConfigError(f"weight_decay must be >= 0, got {self.weight_decay}")
+
+
+def schedule_factor(kind: str, p: float) -> float:
+    """lr multiplier at progress ``p`` ∈ [0, 1] (pure function)."""
+    p = min(max(p, 0.0), 1.0)
+    if kind == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * p))
+    if kind == "linear":
+        return 1.0 - p
+    return 1.0
+
+
+@dataclass
+class MethodContext:
+    """What a method may need besides the model and the data: the original recipe (for
+    retrain), and a frozen copy of the original model (for teachers and references)."""
+
+    model_config: ModelConfig
+    train_config: TrainConfig
+    original: FeatureClassifier | None = None
+    show_progress: bool = True
+
+
+@dataclass
+class UnlearnOutcome:
+    """The unlearned model, its per-epoch history, wall time and method-specific info."""
+
+    model: FeatureClassifier
+    history: list[dict[str, float]] = field(default_factory=list)
+    wall_time: float = 0.0
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+class UnlearningMethod(ABC):
+    """Base of every unlearning method (see the module docstring)."""
+
+    name: ClassVar[str]
+    config_cls: ClassVar[type[MethodConfig]] = LoopConfig
+    description: ClassVar[str] = ""
+    paper: ClassVar[str] = ""
+    #: the set an epoch iterates over; the sets in ``cycled`` are drawn alongside it
+    primary: ClassVar[str] = "retain"
+    cycled: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, config: MethodConfig | None = None) -> None:
+        self.config = config if config is not None else self.config_cls()
+        if not isinstance(self.config, self.config_cls):
+            raise ConfigError(
+                f"method '{self.name}' needs a {self.config_cls.__name__}, got "
+                f"{type(self.config).__name__}"
+            )
+        self.device = torch.device("cpu")
+        self.generator = generator(self.config.seed or 0)
+        self.context: MethodContext | None = None
+
+    # -- hooks ------------------------------------------------------------------------------
+    def setup(self, model: FeatureClassifier, data: UnlearningData) -> None:
+        """Prepare state before the loop (masks, discriminators, teachers ...)."""
+
+    def trainable_parameters(self, model: FeatureClassifier) -> list[nn.Parameter]:
+        return [p for p in model.parameters() if p.requires_grad]
+
+    def primary_set(self, data: UnlearningData) -> TensorSet:
+        return getattr(data, self.primary)
+
+    def batches(self, data: UnlearningData) -> Iterator[Batch]:
+        """One epoch: batches of the primary set, each with a batch of every cycled set."""
+        cfg = self._loop_config()
+        prim = self.primary_set(data)
+        samplers = {
+            name: CyclingSampler(getattr(data, name), cfg.batch_size, self.generator, data.augment)
+            for name in self.cycled
+        }
+        for idx in batch_indices(len(prim), cfg.batch_size, generator=self.generator):
+            batch: Batch = {
+                self.primary: prim.take(idx, generator=self.generator, augment=data.augment)
+            }
+            for name, sampler in samplers.items():
+                batch[name] = sampler.next()
+            yield batch
+
+    def steps_per_epoch(self, data: UnlearningData) -> int:
+        return math.ceil(len(self.primary_set(data)) / self._loop_config().batch_size)
+
+    @abstractmethod
+    def loss(self, model: FeatureClassifier, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+        """Total loss of one step and its logged parts."""
+
+    def step(
+        self, model: FeatureClassifier, batch: Batch, optimizer: torch.optim.Optimizer
+    ) -> dict[str, float]:
+        """One optimisation step (override for alternating schemes)."""
+        loss, parts = self.loss(model, batch)
+        check_finite(loss, f"{self.name} loss", self.divergence_hint())
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.clip(model)
+        optimizer.step()
+        return {"loss": float(loss.detach()), **parts}
+
+    def after_step(self, model: FeatureClassifier, progress_frac: float) -> None:
+        """Called after every step with the run's progress in [0, 1] (schedules, projections)."""
+
+    def end_epoch(
+        self, model: FeatureClassifier, data: UnlearningData, epoch: int
+    ) -> dict[str, float]:
+        """Method-specific values to log at the end of an epoch."""
+        return {}
+
+    def finish(self, model: FeatureClassifier, data: UnlearningData) -> dict[str, Any]:
+        """Called after the loop; returns extra info for the outcome."""
+        return {}
+
+    def should_stop(self, history: list[dict[str, float]]) -> bool:
+        """Early stopping decision after each epoch."""
+        return False
+
+    def divergence_hint(self) -> str:
+        return "Lower the learning rate, enable grad_clip, or shorten the run."
+
+    # -- helpers ----------------------------------------------------------------------------
+    def _loop_config(self) -> LoopConfig:
+        if not isinstance(self.config, LoopConfig):
+            raise TypeError(f"method '{self.name}' does not use the shared loop")
+        return self.config
+
+    def clip(self, model: FeatureClassifier) -> None:
+        cfg = self.config
+        if isinstance(cfg, LoopConfig) and cfg.grad_clip > 0:
+            nn.utils.clip_grad_norm_(self.trainable_parameters(model), cfg.grad_clip)
+
+    def build_optimizer(self, params: list[nn.Parameter]) -> torch.optim.Optimizer:
+        cfg = self._loop_config()
+        if cfg.optimizer == "adam":
+            return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        return torch.optim.SGD(
+            params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+        )
+
+    def to_device(self, batch: Batch) -> Batch:
+        return {k: (x.to(self.device), y.to(self.device)) for k, (x, y) in batch.items()}
+
+    # -- the shared loop ----------------------------------------------------------------------
+    def unlearn(
+        self,
+        model: FeatureClassifier,
+        data: UnlearningData,
+        *,
+        device: torch.device,
+        context: MethodContext | None = None,
+    ) -> UnlearnOutcome:
+        """Run the method on ``model`` (modified in place) and return the outcome."""
+        self.context = context
+        show = context.show_progress if context is not None else True
+        self.device = device
+        seed_all(self.config.seed or 0)
+        self.generator = generator(self.config.seed or 0)
+        model.to(device)
+        check_data(data, self.name)
+        t0 = time.perf_counter()
+        self.setup(model, data)
+        cfg = self._loop_config()
+        params = self.trainable_parameters(model)
+        opt = self.build_optimizer(params)
+        monitor = {
+            "forget": data.forget.subset(np.arange(min(len(data.forget), MONITOR_SIZE))),
+            "retain": data.retain.subset(np.arange(min(len(data.retain), MONITOR_SIZE))),
+        }
+        spe = max(1, self.steps_per_epoch(data))
+        total = max(1, cfg.epochs * spe)
+        history: list[dict[str, float]] = []
+        step = 0
+        bar = progress(range(cfg.epochs), enabled=show, desc=self.name, unit="epoch")
+        for epoch in bar:
+            model.train()
+            sums: dict[str, float] = {}
+            n = 0
+            for batch in self.batches(data):
+                for g in opt.param_groups:
+                    g["lr"] = g.setdefault("base_lr", g["lr"]) * schedule_factor(
+                        cfg.schedule, step / total
+                    )
+                parts = self.step(model, self.to_device(batch), opt)
+                step += 1
+                self.after_step(model, step / total)
+                for k, v in parts.items():
+                    sums[k] = sums.get(k, 0.0) + v
+                n += 1
+            row: dict[str, float] = {"epoch": float(epoch + 1)}
+            row.update({k: v / max(n, 1) for k, v in sums.items()})
+            row.update(self.end_epoch(model, data, epoch))
+            row["forget_acc"] = accuracy(model, monitor["forget"], device)
+            row["retain_acc"] = accuracy(model, monitor["retain"], device)
+            history.append(row)
+            log(f"[{self.name}] epoch {epoch + 1}/{cfg.epochs} " + format_row(row), enabled=show)
+            if self.should_stop(history):
+                log(f"[{self.name}] early stop after epoch {epoch + 1}", enabled=show)
+                break
+        info = self.finish(model, data)
+        model.eval()
+        return UnlearnOutcome(
+            model=model, history=history, wall_time=time.perf_counter() - t0, info=info
+        )
+
+
+def format_row(row: dict[str, float]) -> str:
+    return " ".join(f"{k}={v:.4g}" for k, v in row.items() if k != "epoch")
+
+
+def check_data(data: UnlearningData, method: str) -> None:
+    if len(data.forget) == 0:
+        raise ConfigError(f"method '{method}': the forget set is empty; nothing to unlearn")
+    if len(data.retain) == 0:
+        raise ConfigError(f"method '{method}': the retain set is empty")
+
+
+# -- registry ---------------------------------------------------------------------------------
+
+_METHODS: dict[str, type[UnlearningMethod]] = {}
+_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def register_method(cls: type[UnlearningMethod]) -> type[UnlearningMethod]:
+    """Class decorator: add a method to the registry (snake_case key, duplicates refused)."""
+    name = getattr(cls, "name", None)
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise ValueError(f"method name {name!r} must be lowercase snake_case")
+    if name in _METHODS:
+        raise ValueError(f"method '{name}' is already registered")
+    _METHODS[name] = cls
+    return cls
+
+
+def method_names() -> list[str]:
+    return list(_METHODS)
+
+
+def get_method_class(name: str) -> type[UnlearningMethod]:
+    if name not in _METHODS:
+        raise ConfigError(f"unknown method '{name}'; known methods: {', '.join(_METHODS)}")
+    return _METHODS[name]
+
+
+def create_method(
+    name: str, config: dict[str, Any] | MethodConfig | None = None
+) -> UnlearningMethod:
+    """Instantiate a registered method from a config object or a (strict) dict."""
+    cls = get_method_class(name)
+    if config is None or isinstance(config, dict):
+        config = cls.config_cls.from_dict(config or {})
+    return cls(config)

@@ -1,0 +1,209 @@
+"""Training of the original model and of the retrain reference with one recipe.
+
+The recipe is SGD with momentum and weight decay, a cosine / step / constant learning-rate
+schedule (stepped per iteration), a number of epochs and a batch size. Given the same seed,
+CPU runs repeat bit for bit: the seed drives model initialisation (torch's global RNG, seeded
+right before the model is built) and a dedicated generator drives batch order and augmentation.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from unlearnkit.config import Config, option
+from unlearnkit.data.batching import TensorSet, batch_indices
+from unlearnkit.errors import ConfigError
+from unlearnkit.models import FeatureClassifier, ModelConfig, build_model
+from unlearnkit.utils import check_finite, eval_mode, generator, log, progress, seed_all
+
+SCHEDULES = ("cosine", "step", "constant")
+
+
+@dataclass(frozen=True)
+class TrainConfig(Config):
+    """The training recipe shared by the original model and the retrain reference."""
+
+    epochs: int = option(30, "training epochs")
+    batch_size: int = option(64, "mini-batch size")
+    lr: float = option(0.05, "initial learning rate (SGD)")
+    momentum: float = option(0.9, "SGD momentum")
+    weight_decay: float = option(5e-4, "weight decay (L2)")
+    schedule: str = option("cosine", "learning-rate schedule over the run", choices=SCHEDULES)
+    step_milestones: tuple[float, ...] = option(
+        (0.5, 0.75), "step schedule: fractions of the run where the lr is multiplied by step_gamma"
+    )
+    step_gamma: float = option(0.1, "step schedule: lr multiplier at each milestone")
+    warmup_epochs: float = option(0.0, "linear lr warm-up over this many epochs")
+    augment: bool | None = option(
+        None, "random crop + flip (default: on for 32×32 colour images, off otherwise)"
+    )
+    seed: int = option(0, "seed of initialisation and batch order")
+
+    def validate(self) -> None:
+        if self.epochs < 0:
+            raise ConfigError(f"epochs must be >= 0, got {self.epochs}")
+        if self.batch_size < 1:
+            raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
+        if not self.lr > 0:
+            raise ConfigError(f"lr must be > 0, got {self.lr}")
+        if not 0 <= self.momentum < 1:
+            raise ConfigError(f"momentum must be in [0, 1), got {self.momentum}")
+        if self.weight_decay < 0:
+            raise ConfigError(f"weight_decay must be >= 0, got {self.weight_decay}")
+
+
+def lr_factor(config: TrainConfig, progress_frac: float, steps_per_epoch: int, step: int) -> float:
+    """Multiplier of the base lr at a point of the run (a pure function of progress)."""
+    warm_steps = config.warmup_epochs * steps_per_epoch
+    if warm_steps > 0 and step < warm_steps:
+        return (step + 1) / warm_steps
+    if config.schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * min(progress_frac, 1.0)))
+    if config.schedule == "step":
+        return config.step_gamma ** sum(progress_frac >= m for m in config.step_milestones)
+    return 1.0
+
+
+@dataclass
+class TrainResult:
+    """A trained model's per-epoch history and wall time."""
+
+    history: list[dict[str, float]] = field(default_factory=list)
+    wall_time: float = 0.0
+
+    @property
+    def final(self) -> dict[str, float]:
+        return self.history[-1] if self.history else {}
+
+
+def accuracy(
+    model: nn.Module, data: TensorSet, device: torch.device, batch_size: int = 1024
+) -> float:
+    """Top-1 accuracy of ``model`` on ``data`` (eval mode, no_grad, mode restored)."""
+    if len(data) == 0:
+        return float("nan")
+    correct = 0
+    with eval_mode(model):
+        for start in range(0, len(data), batch_size):
+            xb = data.x[start : start + batch_size].to(device)
+            yb = data.y[start : start + batch_size].to(device)
+            correct += int((model(xb).argmax(1) == yb).sum())
+    return correct / len(data)
+
+
+def train_model(
+    model: FeatureClassifier,
+    train: TensorSet,
+    config: TrainConfig,
+    *,
+    device: torch.device,
+    augment: bool = False,
+    eval_sets: dict[str, TensorSet] | None = None,
+    show_progress: bool = True,
+    desc: str = "train",
+) -> TrainResult:
+    """Train ``model`` in place on ``train`` with the recipe ``config``.
+
+    Logs one line per epoch (loss, running train accuracy, lr, accuracy on ``eval_sets``)
+    and raises :class:`DivergenceError` on a NaN/inf loss.
+    """
+    if len(train) == 0:
+        raise ConfigError("cannot train on an empty set")
+    model.to(device)
+    gen = generator(config.seed + 1)
+    opt = torch.optim.SGD(
+        model.parameters(),
+        lr=config.lr,
+        momentum=config.momentum,
+        weight_decay=config.weight_decay,
+    )
+    steps_per_epoch = math.ceil(len(train) / config.batch_size)
+    total = max(1, steps_per_epoch * config.epochs)
+    use_aug = augment if config.augment is None else config.augment
+    result = TrainResult()
+    t0 = time.perf_counter()
+    step = 0
+    bar = progress(range(config.epochs), enabled=show_progress, desc=desc, unit="epoch")
+    for epoch in bar:
+        model.train()
+        loss_sum, correct, seen = 0.0, 0, 0
+        for idx in batch_indices(len(train), config.batch_size, generator=gen):
+            xb, yb = train.take(idx, generator=gen, augment=use_aug)
+            xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
+            for g in opt.param_groups:
+                g["lr"] = config.lr * lr_factor(config, step / total, steps_per_epoch, step)
+            logits = model(xb)
+            loss = F.cross_entropy(logits, yb)
+            check_finite(loss, f"training loss (epoch {epoch + 1}, step {step})")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+            loss_sum += float(loss.detach()) * len(yb)
+            correct += int((logits.detach().argmax(1) == yb).sum())
+            seen += len(yb)
+        row: dict[str, Any] = {
+            "epoch": epoch + 1,
+            "loss": loss_sum / seen,
+            "train_acc": correct / seen,
+            "lr": opt.param_groups[0]["lr"],
+        }
+        for name, data in (eval_sets or {}).items():
+            row[f"{name}_acc"] = accuracy(model, data, device)
+        result.history.append(row)
+        if hasattr(bar, "set_postfix"):
+            bar.set_postfix(loss=f"{row['loss']:.3f}", acc=f"{row['train_acc']:.3f}")
+    result.wall_time = time.perf_counter() - t0
+    if result.history:
+        parts = ", ".join(
+            f"{k}={v:.4f}" for k, v in result.history[-1].items() if k not in ("epoch", "lr")
+        )
+        log(
+            f"[{desc}] {config.epochs} epochs in {result.wall_time:.1f}s: {parts}",
+            enabled=show_progress,
+        )
+    return result
+
+
+def new_model(
+    model_config: ModelConfig, input_shape: tuple[int, ...], num_classes: int, seed: int
+) -> FeatureClassifier:
+    """Build a freshly initialised model; initialisation is a function of ``seed`` only."""
+    seed_all(seed)
+    return build_model(model_config, input_shape, num_classes)
+
+
+def train_fresh(
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    train: TensorSet,
+    *,
+    input_shape: tuple[int, ...],
+    num_classes: int,
+    device: torch.device,
+    augment: bool = False,
+    eval_sets: dict[str, TensorSet] | None = None,
+    show_progress: bool = True,
+    desc: str = "train",
+) -> tuple[FeatureClassifier, TrainResult]:
+    """Initialise a model from the recipe's seed and train it: the original (on train) and
+    the retrain reference (on retain) both come from here, so they share one recipe."""
+    model = new_model(model_config, input_shape, num_classes, train_config.seed)
+    result = train_model(
+        model,
+        train,
+        train_config,
+        device=device,
+        augment=augment,
+        eval_sets=eval_sets,
+        show_progress=show_progress,
+        desc=desc,
+    )
+    return model, result

@@ -1,0 +1,87 @@
+"""Small shared helpers: explicit devices, seeding, eval-mode context, progress bars."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import sys
+from collections.abc import Iterable, Iterator
+from typing import Any, TypeVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from unlearnkit.errors import ConfigError, DivergenceError
+
+T = TypeVar("T")
+
+
+def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
+    """``"auto"`` → CUDA if available, else CPU; otherwise the named device (checked)."""
+    if isinstance(name, torch.device):
+        return name
+    if name in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"unknown device '{name}'; use cpu, cuda, cuda:N or auto") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device '{name}' requested but CUDA is not available; use --device cpu")
+    return dev
+
+
+def seed_all(seed: int) -> None:
+    """Seed Python, NumPy and torch (model initialisation draws from torch's global RNG)."""
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+
+
+def generator(seed: int, device: str | torch.device = "cpu") -> torch.Generator:
+    """A dedicated torch generator (batch order, augmentation) so that init and data order
+    are controlled separately by the seed."""
+    g = torch.Generator(device="cpu")
+    g.manual_seed(int(seed))
+    return g
+
+
+@contextlib.contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Eval mode and ``no_grad`` inside; the previous mode is restored on exit."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield model
+    finally:
+        model.train(was_training)
+
+
+def progress(iterable: Iterable[T], *, enabled: bool = True, **kwargs: Any) -> Iterable[T]:
+    """A tqdm bar on stderr when enabled (and stderr is a terminal or ``force``)."""
+    if not enabled:
+        return iterable
+    from tqdm.auto import tqdm
+
+    kwargs.setdefault("leave", False)
+    kwargs.setdefault("dynamic_ncols", True)
+    kwargs.setdefault("file", sys.stderr)
+    return tqdm(iterable, **kwargs)
+
+
+def check_finite(value: torch.Tensor | float, what: str, hint: str = "") -> None:
+    """Raise :class:`DivergenceError` if ``value`` is NaN or infinite."""
+    v = float(value.detach()) if isinstance(value, torch.Tensor) else float(value)
+    if not np.isfinite(v):
+        raise DivergenceError(
+            f"{what} became {v}: training diverged. "
+            + (hint or "Lower the learning rate, add gradient clipping, or shorten the run.")
+        )
+
+
+def log(msg: str, *, enabled: bool = True) -> None:
+    """A log line on stderr (keeps stdout for tables and JSON)."""
+    if enabled:
+        print(msg, file=sys.stderr, flush=True)
