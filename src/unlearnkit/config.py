@@ -185,7 +185,7 @@ def load_toml(path: str | Path) -> dict[str, Any]:
 
 
 def _flag(prefix: str, name: str) -> str:
-    return "--" + (f"{prefix}-" if prefix else "") + name.replace("_", "-")
+    return "--" + (f"{prefix}-" if prefix else "").replace("_", "-") + name.replace("_", "-")
 
 
 def _dest(prefix: str, name: str) -> str:

@@ -53,7 +53,8 @@ def test_lsc_stable_for_huge_logits() -> None:
     z = np.array([[1000.0, 0.0, 0.0], [0.0, 1000.0, 0.0], [1000.0, 999.0, -1000.0]])
     got = logit_scaled_confidence(z, np.array([0, 0, 0]))
     assert np.all(np.isfinite(got))
-    # z_y − lse(others): 1000 − log 2 ; 0 − (1000 + log(1 + e^-1000)) ; 1000 − (999 + log(1+e^-1999))
+    # z_y − lse(others): 1000 − log 2; 0 − (1000 + log(1 + e^-1000));
+    # 1000 − (999 + log(1 + e^-1999))
     np.testing.assert_allclose(got, [1000.0 - math.log(2.0), -1000.0, 1.0], rtol=1e-14)
     # shift invariance: adding a constant to all logits changes nothing
     z2 = np.array([[0.5, -1.0, 2.0]])

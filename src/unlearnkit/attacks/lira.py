@@ -3,8 +3,8 @@
 References:
     * Carlini, Chien, Nasr, Song, Terzis, Tramèr. "Membership Inference Attacks From First
       Principles" (LiRA), IEEE S&P 2022. https://arxiv.org/abs/2112.03570
-    * Hayes, Shumailov, Triantafillou, Khalifa, Papernot. "Inexact Unlearning Needs More
-      Careful Evaluations to Avoid a False Sense of Privacy" (U-LiRA), 2024.
+    * Hayes et al. "Inexact Unlearning Needs More Careful Evaluations to Avoid a False Sense of
+      Privacy" (U-LiRA), 2024.
       https://arxiv.org/abs/2403.01218
 
 The statistic is the *logit-scaled confidence* of the true class,

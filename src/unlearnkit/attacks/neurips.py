@@ -1,10 +1,8 @@
 """The NeurIPS 2023 Machine Unlearning challenge forgetting score (pure NumPy).
 
-Reference: Triantafillou, Kairouz, Pedregosa, Hayes, Kurmanji, Zhao, Dumoulin, Jacques Junior,
-Mitliagkas, Wan, Sun Hosoya, Escalera, Dziugaite, Triantafillou, Guyon. "Are we making progress
-in unlearning? Findings from the first NeurIPS unlearning competition", 2024.
-https://arxiv.org/abs/2406.09073 (official scoring: google-deepmind/unlearning_evaluation,
-``metric.py``).
+Reference: Triantafillou et al. "Are we making progress in unlearning? Findings from the first
+NeurIPS unlearning competition", 2024. https://arxiv.org/abs/2406.09073 (official scoring code:
+github.com/google-deepmind/unlearning_evaluation, ``metric.py``).
 
 Setting: one original model; N runs of the unlearning method from it (seeds varied) and N
 models retrained from scratch on the retain set. For every forget example ``x`` we have one
@@ -131,7 +129,7 @@ def per_example_epsilon(
     directions: Directions = "median",
     peaky_ratio: float | None = DEFAULT_PEAKY_RATIO,
     interval_buffer: float | None = DEFAULT_INTERVAL_BUFFER,
-    chunk_size: int = 128,
+    chunk_size: int = 32,
 ) -> np.ndarray:
     """Per-example ε of the NeurIPS 2023 unlearning challenge (see the module docstring).
 
@@ -144,7 +142,14 @@ def per_example_epsilon(
       ``"both"`` both directions are.
     * ``interval_rules`` (official: on): "side S" iff ``l ≤ value ≤ r``, where S is the
       *peakier* side (smaller range max − min; equal ranges: the side with the smaller
-      median). With ``directions="both"`` either side may be predicted inside.
+      median), over every real ``l ≤ r`` in the official window: ``r`` within
+      ``± interval_buffer`` of S's maximum and ``r − l`` within ``± interval_buffer`` of S's
+      range (the buffer, 2.0, is in units of the statistic; the official value, set for the
+      logit-scaled confidence). ``interval_buffer=None`` allows every interval (a much larger
+      family, hence larger ε on noise). With ``directions="both"`` either side may be
+      predicted inside.
+
+    Cost: O(n·N) for thresholds, O(n·N²) for intervals (n = 5000, N = 64: about 2 s).
 
     Degenerate examples (decided before any rule):
 
@@ -167,6 +172,7 @@ def per_example_epsilon(
         directions: ``"median"`` (official rule family) or ``"both"`` (adds the reversed
             rules; never lowers ε).
         peaky_ratio: range-ratio guard (see above).
+        interval_buffer: half-width of the interval window (see above); ``None``: no window.
         chunk_size: rows processed at once by the vectorised interval search (memory only;
             the result does not depend on it).
 
@@ -197,9 +203,9 @@ def per_example_epsilon(
     order = np.argsort(vals, axis=1, kind="stable")
     sv = np.take_along_axis(vals, order, axis=1)
     is_u = order < big_n
-    cu = np.zeros((n, 2 * big_n + 1), dtype=np.int64)
+    cu = np.zeros((n, 2 * big_n + 1), dtype=np.int32)
     np.cumsum(is_u, axis=1, out=cu[:, 1:])
-    cr = np.arange(2 * big_n + 1)[None, :] - cu
+    cr = np.arange(2 * big_n + 1, dtype=np.int32)[None, :] - cu
     # A cut after the b smallest values is a valid partition iff it does not split ties.
     boundary = np.ones((n, 2 * big_n + 1), dtype=bool)
     boundary[:, 1:-1] = sv[:, 1:] != sv[:, :-1]
@@ -233,14 +239,18 @@ def per_example_epsilon(
         # [l, r] with l in (l_lo[s], l_hi[s]] and r in [r_lo[e], r_hi[e]).
         l_lo = np.concatenate([-pad, sv], axis=1)
         l_hi = np.concatenate([sv, pad], axis=1)
-        r_lo, r_hi = l_lo, l_hi
         if interval_buffer is not None:
-            # Official window: r within ±buffer of the peaky side's max, r − l within ±buffer of
-            # the peaky side's range.
+            # Official window: r within ±buffer of the peaky side's max (closed), r − l within
+            # ±buffer of the peaky side's range (closed). With r in [r_lo, r_hi) ∩ [A, B] =
+            # [rl, rh) or [rl, rh] and l in (l_lo, l_hi], the differences r − l fill
+            # [rl − l_hi, rh − l_lo) (open at the top since l_lo is open).
             peak_max = np.where(u_inside, u.max(axis=1), r.max(axis=1))
             peak_w = np.minimum(range_u, range_r)
-            r_lo = np.maximum(r_lo, (peak_max - interval_buffer)[:, None])
-            r_hi = np.minimum(r_hi, (peak_max + interval_buffer)[:, None])
+            a_lo = (peak_max - interval_buffer)[:, None]
+            b_hi = (peak_max + interval_buffer)[:, None]
+            r_rl = np.maximum(l_lo, a_lo)  # r_lo[e] = l_lo[e] = sv[e−1]
+            r_rh = np.minimum(l_hi, b_hi)  # r_hi[e] = l_hi[e] = sv[e]
+            r_ok = (r_rl < l_hi) & (r_rl <= b_hi)
         for lo in range(0, n, chunk_size):
             hi = min(n, lo + chunk_size)
             cu_c = cu[lo:hi]
@@ -251,19 +261,23 @@ def per_example_epsilon(
             ir = np.abs(cr_c[:, None, :] - cr_c[:, :, None])
             ok = boundary[lo:hi, :, None] & boundary[lo:hi, None, :] & upper_tri
             if interval_buffer is not None:
-                rl = r_lo[lo:hi, None, :]
-                rh = r_hi[lo:hi, None, :]
+                rl = r_rl[lo:hi, None, :]
+                rh = r_rh[lo:hi, None, :]
                 w = peak_w[lo:hi, None, None]
-                ok &= rl <= rh
+                ok &= r_ok[lo:hi, None, :]
                 with np.errstate(invalid="ignore"):
                     ok &= rl - l_hi[lo:hi, :, None] <= w + interval_buffer
-                    ok &= rh - l_lo[lo:hi, :, None] >= w - interval_buffer
-            e_uin = np.where(ok, lookup(ir, big_n - iu), neg_inf).max(axis=(1, 2))
-            e_rin = np.where(ok, lookup(big_n - ir, iu), neg_inf).max(axis=(1, 2))
+                    ok &= rh - l_lo[lo:hi, :, None] > w - interval_buffer
+            # "unlearned" inside: FP = ir, FN = N − iu; "retrained" inside: FP = N − ir, FN = iu.
             if directions == "both":
+                e_uin = np.where(ok, lookup(ir, big_n - iu), neg_inf).max(axis=(1, 2))
+                e_rin = np.where(ok, lookup(big_n - ir, iu), neg_inf).max(axis=(1, 2))
                 e_int = np.maximum(e_uin, e_rin)
             else:
-                e_int = np.where(u_inside[lo:hi], e_uin, e_rin)
+                ui = u_inside[lo:hi, None, None]
+                fp = np.where(ui, ir, big_n - ir)
+                fn = np.where(ui, big_n - iu, iu)
+                e_int = np.where(ok, lookup(fp, fn), neg_inf).max(axis=(1, 2))
             best[lo:hi] = np.maximum(best[lo:hi], e_int)
 
     eps = np.clip(np.maximum(best, 0.0), 0.0, eps_cap)

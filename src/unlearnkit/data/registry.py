@@ -7,8 +7,9 @@ that says where the loader looked, what it expected and how to get the files.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 from pathlib import Path
 
 from unlearnkit.data.base import ArrayDataset
@@ -31,7 +32,9 @@ class DatasetSpec:
         extra_dirs: dataset-specific fixed locations (e.g. Debian's package path).
         val_size: default size of the held-out val pool (int = count, float = fraction).
         test_size: default test size; ignored when the dataset has its own test part.
-        default_model: the model used when none is given.
+        recipe: default model and training settings for this dataset,
+            ``{"model": {...}, "train": {...}}`` (ModelConfig / TrainConfig fields); flags and
+            config files override them.
     """
 
     name: str
@@ -42,7 +45,7 @@ class DatasetSpec:
     extra_dirs: tuple[str, ...] = ()
     val_size: int | float = 5000
     test_size: int | float = 10000
-    default_model: str = "cnn"
+    recipe: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 _REGISTRY: dict[str, DatasetSpec] = {}

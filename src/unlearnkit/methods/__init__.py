@@ -1,6 +1,19 @@
 """Unlearning methods: one file each, one registration line each (the imports below)."""
 
-from unlearnkit.methods import finetune, original, retrain, sure  # noqa: F401  (registration)
+from unlearnkit.methods import (  # noqa: F401  (registration: one import per method)
+    bad_teacher,
+    finetune,
+    gradient_ascent,
+    l1_sparse,
+    neggrad_plus,
+    original,
+    random_labels,
+    retrain,
+    salun,
+    scrub,
+    ssd,
+    sure,
+)
 from unlearnkit.methods.base import (
     LoopConfig,
     MethodConfig,

@@ -168,7 +168,10 @@ register_dataset(
         "linked from https://github.com/zalandoresearch/fashion-mnist",
         extra_dirs=("/usr/share/datasets/fashion-mnist",),
         val_size=5000,
-        default_model="cnn",
+        recipe={
+            "model": {"name": "cnn", "width": 32, "embed_dim": 128},
+            "train": {"epochs": 10, "batch_size": 128, "lr": 0.05},
+        },
     )
 )
 
@@ -182,6 +185,9 @@ register_dataset(
         how_to_get="download the four IDX .gz files from http://yann.lecun.com/exdb/mnist/ "
         "(or a mirror of that page)",
         val_size=5000,
-        default_model="cnn",
+        recipe={
+            "model": {"name": "cnn", "width": 32, "embed_dim": 128},
+            "train": {"epochs": 10, "batch_size": 128, "lr": 0.05},
+        },
     )
 )

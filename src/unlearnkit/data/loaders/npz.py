@@ -213,6 +213,7 @@ register_dataset(
         "file itself",
         val_size=0.15,
         test_size=0.2,
-        default_model="cnn",
+        # model: cnn for images, mlp for tabular data (chosen by the pipeline from the shape)
+        recipe={"train": {"epochs": 30, "batch_size": 64, "lr": 0.05}},
     )
 )

@@ -82,6 +82,10 @@ register_dataset(
         how_to_get="download train_32x32.mat and test_32x32.mat from "
         "http://ufldl.stanford.edu/housenumbers/",
         val_size=5000,
-        default_model="cnn",
+        recipe={
+            # the paper-scale recipe (SalUn trains 182 epochs; 50 with cosine is enough here)
+            "model": {"name": "resnet18", "width": 64},
+            "train": {"epochs": 50, "batch_size": 128, "lr": 0.1},
+        },
     )
 )

@@ -1,0 +1,341 @@
+"""The ``unlearnkit`` command line: thin — it parses, calls the library, prints.
+
+Flags are generated from the config dataclasses (one source of truth); a TOML file given with
+``--config`` supplies sections ``[split]``, ``[model]``, ``[train]``, ``[eval]``, ``[run]`` and
+``[methods.<name>]``; flags override the file, the file overrides the dataset's defaults.
+User errors print one ``error:`` line (no traceback) and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import unlearnkit
+from unlearnkit.config import Config, add_config_arguments, config_from_args, load_toml
+from unlearnkit.errors import ConfigError, UnlearnkitError
+
+Handler = Callable[[argparse.Namespace], int]
+_HANDLERS: dict[str, Handler] = {}
+_PARSER_HOOKS: list[Callable[[Any], None]] = []
+
+SECTIONS = ("split", "model", "train", "eval", "run", "methods")
+
+
+def command(name: str) -> Callable[[Handler], Handler]:
+    def deco(fn: Handler) -> Handler:
+        _HANDLERS[name] = fn
+        return fn
+
+    return deco
+
+
+def load_sections(path: str | None) -> dict[str, Any]:
+    """Read a TOML config file; unknown top-level sections are an error."""
+    if not path:
+        return {}
+    data = load_toml(path)
+    unknown = sorted(set(data) - set(SECTIONS) - {"benchmark", "grid"})
+    if unknown:
+        raise ConfigError(
+            f"unknown section(s) {unknown} in {path}; known sections: {', '.join(SECTIONS)}"
+        )
+    return data
+
+
+def _build(
+    cls: type[Config], args: argparse.Namespace, base: dict[str, Any], prefix: str = ""
+) -> Any:
+    return config_from_args(cls, args, prefix=prefix, base=base)
+
+
+# -- list -------------------------------------------------------------------------------------
+@command("list")
+def cmd_list(args: argparse.Namespace) -> int:
+    from unlearnkit.data.registry import dataset_names, get_dataset_spec, search_dirs
+
+    if args.what == "datasets":
+        for name in dataset_names():
+            spec = get_dataset_spec(name)
+            print(f"{name:14s} {spec.description}")
+            print(f"{'':14s} files: {spec.files}")
+            if name != "digits":
+                print(
+                    f"{'':14s} looks in: "
+                    + ", ".join(str(p) for p in search_dirs(name, args.data_dir))
+                )
+    elif args.what == "models":
+        from unlearnkit.models import model_specs
+
+        for spec in model_specs():
+            print(f"{spec.name:10s} {spec.description}")
+    else:
+        from unlearnkit.methods import get_method_class, method_names
+
+        for name in method_names():
+            cls = get_method_class(name)
+            print(f"{name:16s} {cls.description}  [{cls.paper}]")
+    return 0
+
+
+# -- split ------------------------------------------------------------------------------------
+def _split_config(args: argparse.Namespace, file_cfg: dict[str, Any]) -> Any:
+    from unlearnkit.data.splits import SplitConfig
+
+    return _build(SplitConfig, args, file_cfg.get("split", {}))
+
+
+def _load_split_and_data(args: argparse.Namespace, file_cfg: dict[str, Any]) -> tuple[Any, Any]:
+    from unlearnkit.data import load_dataset
+    from unlearnkit.data.splits import Split, make_split
+
+    if getattr(args, "split_file", None):
+        split = Split.load(args.split_file)
+        ds = load_dataset(split.config.dataset, args.data_dir)
+        split.check_dataset(ds)
+    else:
+        cfg = _split_config(args, file_cfg)
+        ds = load_dataset(cfg.dataset, args.data_dir)
+        split = make_split(ds, cfg)
+    return split, ds
+
+
+@command("split")
+def cmd_split(args: argparse.Namespace) -> int:
+    split, _ = _load_split_and_data(args, load_sections(args.config))
+    path = split.save(args.out)
+    print(
+        json.dumps({"path": str(path), "sha256": split.sha256, "sizes": split.summary()}, indent=2)
+    )
+    return 0
+
+
+# -- train ------------------------------------------------------------------------------------
+def _recipe(args: argparse.Namespace, file_cfg: dict[str, Any], dataset: str) -> tuple[Any, Any]:
+    from unlearnkit.models import ModelConfig
+    from unlearnkit.pipeline import recipe_defaults
+    from unlearnkit.training import TrainConfig
+
+    defaults = recipe_defaults(dataset)
+    model = _build(
+        ModelConfig,
+        args,
+        {**defaults.get("model", {}), **file_cfg.get("model", {})},
+        prefix="model",
+    )
+    train = _build(TrainConfig, args, {**defaults.get("train", {}), **file_cfg.get("train", {})})
+    return model, train
+
+
+@command("train")
+def cmd_train(args: argparse.Namespace) -> int:
+    from unlearnkit.checkpoint import CheckpointMeta, save_checkpoint
+    from unlearnkit.data.batching import unlearning_data
+    from unlearnkit.training import accuracy, train_fresh
+    from unlearnkit.utils import resolve_device
+
+    file_cfg = load_sections(args.config)
+    split, ds = _load_split_and_data(args, file_cfg)
+    model_cfg, train_cfg = _recipe(args, file_cfg, split.config.dataset)
+    device = resolve_device(args.device)
+    data = unlearning_data(ds, split, augment=train_cfg.augment)
+    role = "retrain" if args.retrain else "original"
+    train_set = data.retain if args.retrain else data.train
+    model, result = train_fresh(
+        model_cfg,
+        train_cfg,
+        train_set,
+        input_shape=data.input_shape,
+        num_classes=data.num_classes,
+        device=device,
+        augment=data.augment,
+        eval_sets={"test": data.test},
+        desc=role,
+    )
+    metrics = {
+        "train_acc": accuracy(model, train_set, device),
+        "test_acc": accuracy(model, data.test, device),
+        "forget_acc": accuracy(model, data.forget, device),
+        "wall_time": result.wall_time,
+        "epochs": train_cfg.epochs,
+    }
+    if args.out:
+        save_checkpoint(
+            args.out,
+            model,
+            CheckpointMeta(
+                model=model_cfg.to_dict(),
+                input_shape=list(data.input_shape),
+                num_classes=data.num_classes,
+                dataset=split.config.dataset,
+                split_sha256=split.sha256,
+                role=role,
+                train_config=train_cfg.to_dict(),
+                metrics=metrics,
+            ),
+        )
+        split.save(Path(args.out).with_suffix("").with_name(Path(args.out).stem + ".split.json"))
+    print(
+        f"{role} model on {split.config.dataset} ({model_cfg.name}), {train_cfg.epochs} epochs "
+        f"in {result.wall_time:.1f} s"
+    )
+    for key in ("train_acc", "test_acc", "forget_acc"):
+        print(f"  {key:10s} {100 * metrics[key]:6.2f}%")
+    if args.out:
+        print(f"saved {Path(args.out).with_suffix('.safetensors')}")
+    return 0
+
+
+# -- run --------------------------------------------------------------------------------------
+def method_overrides(
+    args: argparse.Namespace, file_cfg: dict[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """Per-method config dicts: ``[methods.<name>]`` sections overridden by ``--<name>-<key>``."""
+    from unlearnkit.methods import get_method_class, method_names
+
+    sections = dict(file_cfg.get("methods", {}))
+    for name in sections:
+        get_method_class(name)
+    out: dict[str, dict[str, Any]] = {}
+    for name in method_names():
+        cls = get_method_class(name).config_cls
+        base = dict(sections.get(name, {}))
+        cfg = config_from_args(cls, args, prefix=name, base=base)
+        changed = {
+            k: v
+            for k, v in cfg.to_dict().items()
+            if k in base or getattr(args, f"{name}_{k}", None) is not None
+        }
+        if changed:
+            out[name] = changed
+    return out
+
+
+@command("run")
+def cmd_run(args: argparse.Namespace) -> int:
+    from unlearnkit.evaluation import EvalConfig
+    from unlearnkit.pipeline import RunConfig, run_experiment
+
+    file_cfg = load_sections(args.config)
+    split_cfg = _split_config(args, file_cfg)
+    model_cfg, train_cfg = _recipe(args, file_cfg, split_cfg.dataset)
+    run_cfg = _build(RunConfig, args, file_cfg.get("run", {}))
+    eval_cfg = _build(EvalConfig, args, file_cfg.get("eval", {}), prefix="eval")
+    result = run_experiment(
+        split_cfg,
+        model_cfg,
+        train_cfg,
+        run_cfg,
+        eval_cfg,
+        method_overrides(args, file_cfg),
+        show_progress=not args.quiet,
+    )
+    out = result.save(args.out)
+    print(result.evaluation.table(markdown=False))
+    print(
+        f"\nresults: {out / 'results.json'}, {out / 'results.md'} (total {result.wall_time:.1f} s)"
+    )
+    return 0
+
+
+# -- parser -----------------------------------------------------------------------------------
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--config",
+        metavar="TOML",
+        help="TOML file with [split], [model], [train], "
+        "[eval], [run] and [methods.<name>] sections; flags override it",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bars or log lines")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from unlearnkit.data.splits import SplitConfig
+    from unlearnkit.evaluation import EvalConfig
+    from unlearnkit.methods import get_method_class, method_names
+    from unlearnkit.models import ModelConfig
+    from unlearnkit.pipeline import RunConfig
+    from unlearnkit.training import TrainConfig
+
+    parser = argparse.ArgumentParser(
+        prog="unlearnkit",
+        description="Machine unlearning of trained classifiers: SURE, baselines, and evaluation "
+        "against a retrained model.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"unlearnkit {unlearnkit.__version__}"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("list", help="list datasets, models or methods")
+    p.add_argument("what", choices=("datasets", "models", "methods"))
+    p.add_argument("--data-dir", help="also show this folder among the search paths")
+
+    p = sub.add_parser("split", help="make and save an unlearning split")
+    _common(p)
+    p.add_argument("--out", required=True, help="where to write the split JSON")
+    p.add_argument("--data-dir", help="folder with dataset files")
+    add_config_arguments(p, SplitConfig, title="split")
+
+    p = sub.add_parser("train", help="train the original model (or --retrain on retain)")
+    _common(p)
+    p.add_argument(
+        "--split",
+        dest="split_file",
+        metavar="JSON",
+        help="a saved split (else one is made from the split flags)",
+    )
+    p.add_argument("--retrain", action="store_true", help="train on the retain set of the split")
+    p.add_argument("--out", help="checkpoint path (writes .safetensors + .json)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    p.add_argument("--data-dir", help="folder with dataset files")
+    add_config_arguments(p, SplitConfig, title="split")
+    add_config_arguments(p, ModelConfig, prefix="model", title="model")
+    add_config_arguments(p, TrainConfig, title="training recipe")
+
+    p = sub.add_parser(
+        "run", help="the main job: split → original → retrain → methods → evaluation → table"
+    )
+    _common(p)
+    p.add_argument("--out", default="runs/latest", help="output folder (default: runs/latest)")
+    add_config_arguments(p, SplitConfig, title="split")
+    add_config_arguments(p, ModelConfig, prefix="model", title="model")
+    add_config_arguments(p, TrainConfig, title="training recipe")
+    add_config_arguments(p, RunConfig, title="run")
+    add_config_arguments(p, EvalConfig, prefix="eval", title="evaluation")
+    for name in method_names():
+        cls = get_method_class(name)
+        add_config_arguments(p, cls.config_cls, prefix=name, title=f"method {name}")
+
+    for hook in _PARSER_HOOKS:
+        hook(sub)
+    return parser
+
+
+def _short_warning(
+    message: Any, category: Any, filename: str, lineno: int, line: Any = None
+) -> str:
+    return f"warning: {message}\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    warnings.formatwarning = _short_warning  # type: ignore[assignment]
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        return _HANDLERS[args.command](args)
+    except UnlearnkitError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
