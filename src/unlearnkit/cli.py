@@ -22,9 +22,12 @@ from unlearnkit.errors import ConfigError, UnlearnkitError
 
 Handler = Callable[[argparse.Namespace], int]
 _HANDLERS: dict[str, Handler] = {}
-_PARSER_HOOKS: list[Callable[[Any], None]] = []
 
 SECTIONS = ("split", "model", "train", "eval", "run", "methods")
+
+#: modules that add subcommands: each defines ``add_parser(subparsers)`` and registers its
+#: handler with :func:`command` (keeps this file thin while features live in their packages)
+EXTENSIONS = ("unlearnkit.evaluation.cli", "unlearnkit.benchmark.cli", "unlearnkit.attacks.cli")
 
 
 def command(name: str) -> Callable[[Handler], Handler]:
@@ -48,10 +51,28 @@ def load_sections(path: str | None) -> dict[str, Any]:
     return data
 
 
+SEEDED = ("split", "train", "methods")
+
+
+def _seeded(args: argparse.Namespace, base: dict[str, Any]) -> dict[str, Any]:
+    """Apply the global ``--seed`` (one seed drives split, init, batch order and methods)."""
+    seed = getattr(args, "seed", None)
+    return {**base, "seed": seed} if seed is not None else base
+
+
+SPLIT_ALIASES = {"seed": "--split-seed"}
+MODEL_ALIASES = {"name": "--model"}
+TRAIN_ALIASES = {"seed": "--train-seed"}
+
+
 def _build(
-    cls: type[Config], args: argparse.Namespace, base: dict[str, Any], prefix: str = ""
+    cls: type[Config],
+    args: argparse.Namespace,
+    base: dict[str, Any],
+    prefix: str = "",
+    aliases: dict[str, str] | None = None,
 ) -> Any:
-    return config_from_args(cls, args, prefix=prefix, base=base)
+    return config_from_args(cls, args, prefix=prefix, base=base, aliases=aliases)
 
 
 # -- list -------------------------------------------------------------------------------------
@@ -87,7 +108,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 def _split_config(args: argparse.Namespace, file_cfg: dict[str, Any]) -> Any:
     from unlearnkit.data.splits import SplitConfig
 
-    return _build(SplitConfig, args, file_cfg.get("split", {}))
+    return _build(SplitConfig, args, _seeded(args, file_cfg.get("split", {})), aliases=SPLIT_ALIASES)
 
 
 def _load_split_and_data(args: argparse.Namespace, file_cfg: dict[str, Any]) -> tuple[Any, Any]:
@@ -127,8 +148,14 @@ def _recipe(args: argparse.Namespace, file_cfg: dict[str, Any], dataset: str) ->
         args,
         {**defaults.get("model", {}), **file_cfg.get("model", {})},
         prefix="model",
+        aliases=MODEL_ALIASES,
     )
-    train = _build(TrainConfig, args, {**defaults.get("train", {}), **file_cfg.get("train", {})})
+    train = _build(
+        TrainConfig,
+        args,
+        _seeded(args, {**defaults.get("train", {}), **file_cfg.get("train", {})}),
+        aliases=TRAIN_ALIASES,
+    )
     return model, train
 
 
@@ -205,6 +232,8 @@ def method_overrides(
     for name in method_names():
         cls = get_method_class(name).config_cls
         base = dict(sections.get(name, {}))
+        if getattr(args, "seed", None) is not None and "seed" in cls.field_names():
+            base = {"seed": args.seed, **base}
         cfg = config_from_args(cls, args, prefix=name, base=base)
         changed = {
             k: v
@@ -245,6 +274,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 # -- parser -----------------------------------------------------------------------------------
 def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seed", type=int, help="one seed for the split, the training recipe and "
+                   "every method (the specific --split-seed/--train-seed/--<method>-seed win)")
     p.add_argument(
         "--config",
         metavar="TOML",
@@ -280,7 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--out", required=True, help="where to write the split JSON")
     p.add_argument("--data-dir", help="folder with dataset files")
-    add_config_arguments(p, SplitConfig, title="split")
+    add_config_arguments(p, SplitConfig, title="split", aliases=SPLIT_ALIASES)
 
     p = sub.add_parser("train", help="train the original model (or --retrain on retain)")
     _common(p)
@@ -294,26 +325,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="checkpoint path (writes .safetensors + .json)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     p.add_argument("--data-dir", help="folder with dataset files")
-    add_config_arguments(p, SplitConfig, title="split")
-    add_config_arguments(p, ModelConfig, prefix="model", title="model")
-    add_config_arguments(p, TrainConfig, title="training recipe")
+    add_config_arguments(p, SplitConfig, title="split", aliases=SPLIT_ALIASES)
+    add_config_arguments(p, ModelConfig, prefix="model", title="model", aliases=MODEL_ALIASES)
+    add_config_arguments(p, TrainConfig, title="training recipe", aliases=TRAIN_ALIASES)
 
     p = sub.add_parser(
         "run", help="the main job: split → original → retrain → methods → evaluation → table"
     )
     _common(p)
     p.add_argument("--out", default="runs/latest", help="output folder (default: runs/latest)")
-    add_config_arguments(p, SplitConfig, title="split")
-    add_config_arguments(p, ModelConfig, prefix="model", title="model")
-    add_config_arguments(p, TrainConfig, title="training recipe")
+    add_config_arguments(p, SplitConfig, title="split", aliases=SPLIT_ALIASES)
+    add_config_arguments(p, ModelConfig, prefix="model", title="model", aliases=MODEL_ALIASES)
+    add_config_arguments(p, TrainConfig, title="training recipe", aliases=TRAIN_ALIASES)
     add_config_arguments(p, RunConfig, title="run")
     add_config_arguments(p, EvalConfig, prefix="eval", title="evaluation")
     for name in method_names():
         cls = get_method_class(name)
         add_config_arguments(p, cls.config_cls, prefix=name, title=f"method {name}")
 
-    for hook in _PARSER_HOOKS:
-        hook(sub)
+    import importlib
+
+    for module in EXTENSIONS:
+        try:
+            ext = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            continue
+        ext.add_parser(sub)
     return parser
 
 

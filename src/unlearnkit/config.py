@@ -188,7 +188,9 @@ def _flag(prefix: str, name: str) -> str:
     return "--" + (f"{prefix}-" if prefix else "").replace("_", "-") + name.replace("_", "-")
 
 
-def _dest(prefix: str, name: str) -> str:
+def _dest(prefix: str, name: str, aliases: dict[str, str] | None = None) -> str:
+    if aliases and name in aliases:
+        return aliases[name].lstrip("-").replace("-", "_")
     return (f"{prefix}_" if prefix else "") + name
 
 
@@ -199,8 +201,12 @@ def add_config_arguments(
     prefix: str = "",
     title: str | None = None,
     skip: tuple[str, ...] = (),
+    aliases: dict[str, str] | None = None,
 ) -> None:
-    """Add one flag per field of ``cls`` (default None, so absent flags do not override)."""
+    """Add one flag per field of ``cls`` (default None, so absent flags do not override).
+
+    ``aliases`` maps a field name to the flag to use instead of the generated one (e.g.
+    ``{"name": "--model"}``); pass the same ``aliases`` to :func:`config_from_args`."""
     group = parser.add_argument_group(title or cls.__name__, (cls.__doc__ or "").split("\n")[0])
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
@@ -211,7 +217,7 @@ def add_config_arguments(
         default = f.default
         shown = list(default) if isinstance(default, tuple) else default
         kwargs: dict[str, Any] = {
-            "dest": _dest(prefix, f.name),
+            "dest": _dest(prefix, f.name, aliases),
             "default": None,
             "help": f"{help_text} (default: {shown})".replace("%", "%%"),
         }
@@ -225,7 +231,8 @@ def add_config_arguments(
         else:
             kwargs["type"] = str if tp is str else (lambda s, _tp=tp: s)
             kwargs["metavar"] = getattr(tp, "__name__", "VALUE").upper()
-        group.add_argument(_flag(prefix, f.name), **kwargs)
+        flag = (aliases or {}).get(f.name, _flag(prefix, f.name))
+        group.add_argument(flag, **kwargs)
 
 
 def config_from_args(
@@ -234,11 +241,12 @@ def config_from_args(
     *,
     prefix: str = "",
     base: dict[str, Any] | None = None,
+    aliases: dict[str, str] | None = None,
 ) -> C:
     """Build ``cls`` from a base mapping (e.g. a TOML section) overridden by given flags."""
     data = dict(base or {})
     for f in dataclasses.fields(cls):
-        value = getattr(args, _dest(prefix, f.name), None)
+        value = getattr(args, _dest(prefix, f.name, aliases), None)
         if value is not None:
             data[f.name] = value
     return cls.from_dict(data)

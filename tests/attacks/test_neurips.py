@@ -59,8 +59,11 @@ def _reference_eps(
         return cap
     mu, mr = float(np.median(u)), float(np.median(r))
     lo, hi = min(u.min(), r.min()), max(u.max(), r.max())
-    buf = 0.0 if interval_buffer is None else interval_buffer
-    grid = np.arange(lo - (hi - lo) - 2 * buf - 1, hi + buf + 1 + 1e-9, 1 / 16)
+    if interval_buffer is None:
+        grid = np.arange(lo - 1, hi + 1 + 1e-9, 1 / 16)
+    else:  # l may need to reach (peak max − buffer) − (range + buffer)
+        buf = interval_buffer
+        grid = np.arange(lo - (hi - lo) - 2 * buf - 1, hi + buf + 1 + 1e-9, 1 / 16)
 
     best = 0.0
     cache: dict[tuple[int, int], float | None] = {}

@@ -21,18 +21,12 @@ CPU = torch.device("cpu")
 @pytest.fixture(scope="module")
 def forget() -> TensorSet:
     ds = load_dataset("digits")
-    with pytest.warns(UserWarning):  # val_domain smaller than forget: irrelevant here
-        split = make_split(
-            ds,
-            SplitConfig(
-                dataset="digits", scenario="partial-class", forget_size=0.5, forget_classes=(3,)
-            ),
-        )
+    split = make_split(ds, SplitConfig(dataset="digits", scenario="random", forget_size=60))
     return unlearning_data(ds, split).forget
 
 
 def _fresh() -> FeatureClassifier:
-    return new_model(ModelConfig(name="cnn", width=4, embed_dim=8), (1, 8, 8), 10, seed=0)
+    return new_model(ModelConfig(name="cnn", width=8, embed_dim=16), (1, 8, 8), 10, seed=0)
 
 
 def test_cap_hit_reports_the_cap(forget: TensorSet) -> None:
@@ -57,15 +51,15 @@ def test_counts_first_step_reaching_target_deterministically(forget: TensorSet) 
     model.train()
     state = {k: v.clone() for k, v in model.state_dict().items()}
     start = accuracy(model, forget, CPU)
-    target = 0.9  # the forget set is one class: learnable in a few steps
+    target = 0.6  # 60 examples of 10 classes: learnable in tens of steps
     assert start < target
-    kw = {"device": CPU, "lr": 0.05, "batch_size": 16, "seed": 1}
+    kw = {"device": CPU, "lr": 0.3, "batch_size": 16, "seed": 1}
     r = relearn_time(model, forget, target, max_steps=300, **kw)
     assert r["reached"] is True and 1 <= r["steps"] < 300
     assert r["final_acc"] >= target
     # the same run capped one step earlier must fail: steps is the first step at the target
     again = relearn_time(model, forget, target, max_steps=r["steps"], **kw)
-    assert again == r
+    assert again == {**r, "cap": r["steps"]}
     earlier = relearn_time(model, forget, target, max_steps=r["steps"] - 1, **kw)
     assert earlier["reached"] is False and earlier["final_acc"] < target
     # the input model is a copy's template: weights and mode untouched
@@ -76,9 +70,9 @@ def test_counts_first_step_reaching_target_deterministically(forget: TensorSet) 
 
 def test_eval_every_checks_at_multiples(forget: TensorSet) -> None:
     model = _fresh()
-    kw = {"device": CPU, "lr": 0.05, "batch_size": 16, "seed": 1, "max_steps": 300}
-    every1 = relearn_time(model, forget, 0.9, **kw)
-    every5 = relearn_time(model, forget, 0.9, eval_every=5, **kw)
+    kw = {"device": CPU, "lr": 0.3, "batch_size": 16, "seed": 1, "max_steps": 300}
+    every1 = relearn_time(model, forget, 0.6, **kw)
+    every5 = relearn_time(model, forget, 0.6, eval_every=5, **kw)
     assert every5["steps"] % 5 == 0 and every5["steps"] >= every1["steps"]
 
 

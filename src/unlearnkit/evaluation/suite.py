@@ -199,6 +199,19 @@ def _evaluate(
     cfg = config
     classes = _check_inputs(out, scenario, forget_classes, num_classes)
     retain, forget, test = out["retain"], out["forget"], out["test"]
+    ref_forget = None if reference is None else reference["forget"]
+    if ref_forget is not None and not (
+        len(ref_forget) == len(forget)
+        and (
+            ref_forget.indices is None
+            or forget.indices is None
+            or np.array_equal(ref_forget.indices, forget.indices)
+        )
+    ):
+        raise EvaluationError(
+            "cka_to_reference needs the reference's embeddings of the same forget examples, got "
+            f"{len(ref_forget)} reference rows for {len(forget)} forget rows (or other examples)"
+        )
     row: dict[str, float] = {}
     unreliable: list[str] = []
     notes: list[str] = []
@@ -302,19 +315,8 @@ def _evaluate(
             retain.embeddings, retain.labels, forget.embeddings, forget.labels
         )
 
-    if reference is not None:
-        ref = reference["forget"]
-        same = len(ref) == len(forget) and (
-            ref.indices is None
-            or forget.indices is None
-            or np.array_equal(ref.indices, forget.indices)
-        )
-        if not same:
-            raise EvaluationError(
-                "cka_to_reference needs the reference's embeddings of the same forget examples, "
-                f"got {len(ref)} reference rows for {len(forget)} forget rows (or other examples)"
-            )
-        row["cka_to_reference"] = linear_cka(forget.embeddings, ref.embeddings)
+    if ref_forget is not None:
+        row["cka_to_reference"] = linear_cka(forget.embeddings, ref_forget.embeddings)
     if out.subsampled:
         for part, (used, total) in out.subsampled.items():
             notes.append(f"{part} evaluated on a fixed subsample of {used} of {total} examples")

@@ -23,6 +23,7 @@ is invariant to a constant loss scale (up to ε), the updates are practically th
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -34,8 +35,22 @@ from unlearnkit.config import option
 from unlearnkit.data.batching import TensorSet, UnlearningData, batch_indices
 from unlearnkit.errors import ConfigError
 from unlearnkit.methods.base import Batch, LoopConfig, UnlearningMethod, register_method
-from unlearnkit.methods.scrub import frozen_teacher
 from unlearnkit.models import FeatureClassifier, build_model
+
+
+def frozen_teacher(
+    original: FeatureClassifier | None, method: str, device: torch.device
+) -> FeatureClassifier:
+    """A private, frozen, eval-mode copy of the original model on ``device``."""
+    if original is None:
+        raise ConfigError(
+            f"method '{method}' needs the original model as its teacher: pass "
+            "MethodContext(original=<frozen copy of the original>) to unlearn()"
+        )
+    teacher = copy.deepcopy(original).to(device).eval()
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    return teacher
 
 
 def bad_teacher_loss(

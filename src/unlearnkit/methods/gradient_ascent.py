@@ -48,9 +48,7 @@ class GradientAscentConfig(LoopConfig):
 
     epochs: int = option(5, "epochs over the forget set (Jia et al. 2023: 5)")
     batch_size: int = option(256, "mini-batch size (Jia et al. / Fan et al. code: 256)")
-    lr: float = option(
-        1e-4, "learning rate (SGD); papers tune it in ~[1e-5, 1e-3]; very sensitive"
-    )
+    lr: float = option(1e-4, "learning rate (SGD); papers tune it in ~[1e-5, 1e-3]; very sensitive")
     grad_clip: float = option(
         5.0, "clip the gradient norm (0 = off; deviation from the paper: a divergence guard)"
     )

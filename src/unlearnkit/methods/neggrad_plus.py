@@ -53,7 +53,9 @@ class NegGradPlusConfig(LoopConfig):
     lr 0.01, 10 epochs."""
 
     epochs: int = option(10, "epochs over the retain set (Kurmanji et al. 2023: 10)")
-    batch_size: int = option(128, "batch size of both the retain and the forget batch")
+    batch_size: int = option(
+        128, "batch size of both the retain and the forget batch (not fixed by the paper)"
+    )
     lr: float = option(0.01, "learning rate (Kurmanji et al. 2023: 0.01, SGD)")
     alpha: float = option(
         0.05,

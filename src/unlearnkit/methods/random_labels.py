@@ -52,9 +52,7 @@ class RandomLabelsConfig(LoopConfig):
     epochs: int = option(10, "epochs over the forget set (Fan et al. 2024: 10)")
     batch_size: int = option(256, "batch size of both the forget and the retain batch")
     lr: float = option(0.013, "learning rate (SGD; Fan et al. 2024 code: 0.013)")
-    retain_weight: float = option(
-        1.0, "α in L = CE(forget, random wrong labels) + α·CE(retain)"
-    )
+    retain_weight: float = option(1.0, "α in L = CE(forget, random wrong labels) + α·CE(retain)")
 
     def validate(self) -> None:
         super().validate()

@@ -14,9 +14,10 @@ each epoch e (0-based) is
 
 (their ``train_distill(..., "maximize")`` then ``train_distill(..., "minimize")``). Defaults
 are the large-scale settings of their code: α = 0.001, γ = 0.99, T = 4, msteps = 2, 3 epochs,
-SGD lr 5e-4, momentum 0.9, weight decay 5e-4, batch 128 (retain) and 32 (forget). The teacher
-is the frozen original (``MethodContext.original``), in eval mode; the student trains in train
-mode.
+SGD lr 5e-4, momentum 0.9, weight decay 5e-4, batch 128 (retain) and 32 (forget) — their
+``sgda_batch_size`` / ``del_batch_size`` arguments (the notebook's loaders use 256 / 512).
+The teacher is the frozen original (``MethodContext.original``), in eval mode; the student
+trains in train mode.
 
 SCRUB+R (``rewind=True``): the paper rewinds to an earlier checkpoint so that the forget error
 is not suspiciously high (a membership signal of its own). Rule implemented here: after every
@@ -32,7 +33,6 @@ within the default 3 epochs, so the default schedule is constant; ``epochs`` cou
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -44,29 +44,19 @@ import torch.nn.functional as F
 from unlearnkit.config import option
 from unlearnkit.data.batching import UnlearningData, batch_indices
 from unlearnkit.errors import ConfigError
+from unlearnkit.methods.bad_teacher import frozen_teacher
 from unlearnkit.methods.base import Batch, LoopConfig, UnlearningMethod, register_method
 from unlearnkit.models import FeatureClassifier
 from unlearnkit.training import accuracy
 
 
-def distill_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, T: float) -> torch.Tensor:
+def distill_kl(
+    student_logits: torch.Tensor, teacher_logits: torch.Tensor, T: float
+) -> torch.Tensor:
     """``T² · KL(softmax(t/T) ‖ softmax(s/T))`` averaged over the batch (SCRUB's DistillKL)."""
     log_p_s = F.log_softmax(student_logits / T, dim=1)
     p_t = F.softmax(teacher_logits / T, dim=1)
     return F.kl_div(log_p_s, p_t, reduction="sum") * (T**2) / student_logits.shape[0]
-
-
-def frozen_teacher(original: FeatureClassifier | None, method: str, device: torch.device):
-    """A private, frozen, eval-mode copy of the original model on ``device``."""
-    if original is None:
-        raise ConfigError(
-            f"method '{method}' needs the original model as its teacher: pass "
-            "MethodContext(original=<frozen copy of the original>) to unlearn()"
-        )
-    teacher = copy.deepcopy(original).to(device).eval()
-    for p in teacher.parameters():
-        p.requires_grad_(False)
-    return teacher
 
 
 @dataclass(frozen=True)
@@ -76,9 +66,7 @@ class ScrubConfig(LoopConfig):
     epochs: int = option(3, "SCRUB epochs (sgda_epochs; Kurmanji et al. 2023: 3–5)")
     msteps: int = option(2, "the first msteps epochs start with a max-pass over forget (2)")
     batch_size: int = option(128, "retain batch size of the min-steps (sgda_batch_size: 128)")
-    forget_batch_size: int = option(
-        32, "forget batch size of the max-steps (del_batch_size: 32)"
-    )
+    forget_batch_size: int = option(32, "forget batch size of the max-steps (del_batch_size: 32)")
     lr: float = option(5e-4, "learning rate (sgda_learning_rate: 5e-4)")
     alpha: float = option(0.001, "α: weight of the retain KL to the teacher in the min-steps")
     gamma: float = option(0.99, "γ: weight of the retain cross-entropy in the min-steps")

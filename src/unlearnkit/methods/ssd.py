@@ -25,6 +25,7 @@ of D instead of all of it (default 0 = all of D, as in the paper).
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,9 +81,9 @@ def fisher_importance(
 
 @torch.no_grad()
 def dampen_(
-    params: list[torch.Tensor],
-    imp_train: list[torch.Tensor],
-    imp_forget: list[torch.Tensor],
+    params: Sequence[torch.Tensor],
+    imp_train: Sequence[torch.Tensor],
+    imp_forget: Sequence[torch.Tensor],
     selection_weighting: float,
     dampening_constant: float,
 ) -> int:
@@ -163,7 +164,9 @@ class Ssd(UnlearningMethod):
             rows = torch.randperm(len(train), generator=self.generator)[: cfg.max_train_examples]
             train = train.subset(np.sort(rows.numpy()))
         params = [p for p in model.parameters() if p.requires_grad]
-        imp_f = fisher_importance(model, params, data.forget, cfg.batch_size, device, self.generator)
+        imp_f = fisher_importance(
+            model, params, data.forget, cfg.batch_size, device, self.generator
+        )
         imp_d = fisher_importance(model, params, train, cfg.batch_size, device, self.generator)
         n_sel = dampen_(params, imp_d, imp_f, cfg.selection_weighting, cfg.dampening_constant)
         model.eval()

@@ -55,7 +55,7 @@ class SureConfig(LoopConfig):
         "a retain batch and a validation-domain batch)",
     )
     batch_size: int = option(64, "batch size of each of the forget, validation and retain batches")
-    lr: float = option(0.01, R + "learning rate of the model (feature extractor and head)")
+    lr: float = option(0.005, R + "learning rate of the model (feature extractor and head)")
     grad_clip: float = option(
         5.0, R + "clip the model's gradient norm (0 = off); stabilises the adversarial game"
     )
@@ -318,20 +318,39 @@ class Sure(UnlearningMethod):
             xv, yv = xv[: len(xf)], yv[: len(xf)]
             yield {"forget": (xf, yf), "val_domain": (xv, yv), "retain": self.retain_sampler.next()}
 
-    def domain_loss(self, model: FeatureClassifier, batch: Batch, *, reverse: bool) -> torch.Tensor:
-        xf, _ = batch["forget"]
-        xv, _ = batch["val_domain"]
-        z = self.represent(model, torch.cat([xf, xv]))
+    def domain_loss(
+        self, z_forget: torch.Tensor, z_val: torch.Tensor, *, reverse: bool
+    ) -> torch.Tensor:
+        """``L_d``: BCE-with-logits of ``G_d(R(z))`` against forget = 1, validation = 0."""
+        z = torch.cat([z_forget, z_val])
         if reverse:
             z = self.grl(z)
-        target = torch.cat([torch.ones(len(xf)), torch.zeros(len(xv))]).to(z.device)
+        target = torch.cat([torch.ones(len(z_forget)), torch.zeros(len(z_val))]).to(z.device)
         return F.binary_cross_entropy_with_logits(self.disc(z), target)
 
-    def loss(self, model: FeatureClassifier, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
-        """Feature-side loss ``CE(retain) + w·L_d(G_d(R(G_f(x))))``."""
+    def loss(
+        self, model: FeatureClassifier, batch: Batch
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """Feature-side loss ``CE(retain) + w·L_d(G_d(R(G_f(x))))``.
+
+        Retain, forget and validation inputs go through the network in ONE forward pass, so
+        that BatchNorm layers see a mixed batch: separate single-class forget/validation
+        batches would drag the running statistics away from the data distribution (a
+        reconstruction detail; it matters for models with BatchNorm).
+        """
         xr, yr = batch["retain"]
-        ce = F.cross_entropy(model(xr), yr)
-        ld = self.domain_loss(model, batch, reverse=True)
+        xf, _ = batch["forget"]
+        xv, _ = batch["val_domain"]
+        nr, nf = len(xr), len(xf)
+        x = torch.cat([xr, xf, xv])
+        if self.config.layer is None:
+            z = model.features(x)
+            logits = model.head(z[:nr])
+        else:
+            logits = model(x)[:nr]
+            z = model.features_at(x, self.config.layer)
+        ce = F.cross_entropy(logits, yr)
+        ld = self.domain_loss(z[nr : nr + nf], z[nr + nf :], reverse=True)
         total = ce + self.config.domain_weight * ld
         return total, {"ce": float(ce.detach()), "domain_loss": float(ld.detach())}
 
@@ -348,7 +367,8 @@ class Sure(UnlearningMethod):
                 else:
                     xf = self.disc_forget_sampler.next()[0].to(self.device)
                     xv = self.val_sampler.next()[0].to(self.device)[: len(xf)]
-                with torch.no_grad():
+                # eval mode: reading the features must not update BatchNorm statistics
+                with eval_mode(model):
                     zf, zv = self.represent(model, xf), self.represent(model, xv)
                 disc_loss = self._disc_update(zf, zv)
             # one feature step: the discriminator is only read (its grads are discarded)

@@ -1,0 +1,686 @@
+"""Run the per-example attacks end to end: model pools → unlearning runs → statistics → scores.
+
+Two entry points, each for one unlearning method M on the split's forget set:
+
+* :func:`run_neurips`: the NeurIPS 2023 forgetting score (Triantafillou et al. 2024). N runs of
+  M from **one** original with method seeds ``s, s+1, …, s+N−1`` (``s`` = the method config's
+  seed) against the N models of the retrain pool (retain only, training seeds
+  ``t, …, t+N−1``, ``t`` = the recipe's seed). For ``retrain`` itself the "unlearned" side is
+  retrain-pool models ``N … 2N−1``: the retrain-vs-retrain reference, with disjoint seeds.
+* :func:`run_ulira`: U-LiRA (Hayes et al. 2024) with a fixed target set, the forget set. The
+  shadow pool (:class:`~unlearnkit.attacks.pools.ModelPool`, kind ``"shadow"``) trains model i
+  on a random ``retain_fraction`` of retain, plus the whole forget set for even i. Each "in"
+  model is then unlearned with M (forget set = the split's forget set, retain = that model's
+  own retain subset): the H_in samples. The "out" models never saw the forget set: the H_out
+  samples. The reported attack is **leave-one-out over the pool**: each pool model in turn is
+  the target (unlearned in-models are members, out-models non-members), scored against
+  Gaussians fitted on the other models; the scores of all K targets are pooled into one ROC.
+  The method's model unlearned from the real original is scored too (``target_*`` keys,
+  against a real retrain with the recipe's seed + 1).
+
+Statistics, per model and forget example: LiRA's logit-scaled confidence
+``log p_y − log Σ_{j≠y} p_j`` (the main keys) and, for the representation-level view, the cosine
+similarity of the example's embedding to its class prototype, the mean embedding of that
+class's retain examples in the same model (keys prefixed ``emb_``).
+
+``docs/per-example-attacks.md`` documents the designs and their cost.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from unlearnkit.attacks.lira import attack_summary, logit_scaled_confidence, ulira_scores
+from unlearnkit.attacks.neurips import neurips_score
+from unlearnkit.attacks.pools import ModelPool, TrainFn
+from unlearnkit.data.batching import UnlearningData
+from unlearnkit.data.registry import user_cache_dir
+from unlearnkit.data.splits import Split
+from unlearnkit.errors import ConfigError
+from unlearnkit.evaluation.collect import collect_outputs
+from unlearnkit.methods import MethodContext, create_method, get_method_class
+from unlearnkit.methods.base import MethodConfig
+from unlearnkit.models import FeatureClassifier, ModelConfig
+from unlearnkit.training import TrainConfig
+from unlearnkit.utils import log, progress, resolve_device
+
+__all__ = [
+    "MIN_K",
+    "MIN_N",
+    "AttackSetup",
+    "ModelStats",
+    "class_prototypes",
+    "cosine_to_prototype",
+    "forget_statistics",
+    "run_neurips",
+    "run_ulira",
+]
+
+#: N = 2 gives the NeurIPS score no bucket (ln(N − 1) = 0).
+MIN_N = 3
+#: leave-one-out U-LiRA needs ≥ 2 models per side after leaving the target out.
+MIN_K = 6
+STATISTIC = "logit_scaled_confidence"
+EMB_STATISTIC = "cosine_to_class_prototype"
+
+
+# --------------------------------------------------------------------------------------------
+# Per-model statistics
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ModelStats:
+    """What the attacks read from one model: per forget example, the logit-scaled confidence
+    ``phi`` and the cosine to the class prototype ``cos``; the model's retain and test
+    accuracy."""
+
+    phi: np.ndarray
+    cos: np.ndarray
+    retain_acc: float
+    test_acc: float
+
+
+def class_prototypes(
+    embeddings: np.ndarray, labels: np.ndarray, num_classes: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean embedding per class ``(num_classes, d)`` (float64) and which classes had examples."""
+    emb = np.asarray(embeddings, dtype=np.float64)
+    lab = np.asarray(labels, dtype=np.int64)
+    sums = np.zeros((num_classes, emb.shape[1]))
+    np.add.at(sums, lab, emb)
+    counts = np.bincount(lab, minlength=num_classes)
+    present = counts > 0
+    protos = np.zeros_like(sums)
+    protos[present] = sums[present] / counts[present, None]
+    return protos, present
+
+
+def cosine_to_prototype(
+    embeddings: np.ndarray, labels: np.ndarray, prototypes: np.ndarray
+) -> np.ndarray:
+    """Cosine similarity of each embedding to the prototype of its own class ``(n,)``.
+
+    A zero vector (embedding or prototype) has cosine 0 with everything."""
+    e = np.asarray(embeddings, dtype=np.float64)
+    p = np.asarray(prototypes, dtype=np.float64)[np.asarray(labels, dtype=np.int64)]
+    num = np.einsum("ij,ij->i", e, p)
+    den = np.linalg.norm(e, axis=1) * np.linalg.norm(p, axis=1)
+    return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+
+
+def forget_statistics(
+    model: FeatureClassifier,
+    data: UnlearningData,
+    device: torch.device | str,
+    *,
+    max_retain: int | None = 10_000,
+) -> ModelStats:
+    """Collect ``model``'s outputs once and reduce them to :class:`ModelStats`.
+
+    Prototypes come from the model's embeddings of the split's retain set (capped at a fixed,
+    seeded ``max_retain`` rows); a forget class with no retain example (class scenario) takes
+    its prototype from the held-out val set instead.
+    """
+    out = collect_outputs(
+        model, data, device, parts=("retain", "forget", "test"), max_retain=max_retain
+    )
+    forget, retain = out["forget"], out["retain"]
+    k = forget.num_classes
+    protos, present = class_prototypes(retain.embeddings, retain.labels, k)
+    need = np.unique(forget.labels)
+    missing = need[~present[need]]
+    if missing.size:
+        if len(data.val) == 0:
+            raise ConfigError(
+                f"no retain or val example of class(es) {missing.tolist()}: cannot form the "
+                "class prototypes of the embedding statistic; give the split a val set"
+            )
+        val = collect_outputs(model, data, device, parts=("forget", "val"))["val"]
+        v_protos, v_present = class_prototypes(val.embeddings, val.labels, k)
+        still = missing[~v_present[missing]]
+        if still.size:
+            raise ConfigError(
+                f"neither retain nor val has an example of class(es) {still.tolist()}: cannot "
+                "form their class prototypes; enlarge the val set"
+            )
+        protos[missing] = v_protos[missing]
+    test_acc = float(out["test"].correct.mean()) if "test" in out else float("nan")
+    return ModelStats(
+        phi=logit_scaled_confidence(forget.logits, forget.labels),
+        cos=cosine_to_prototype(forget.embeddings, forget.labels, protos),
+        retain_acc=float(retain.correct.mean()),
+        test_acc=test_acc,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Shared resources: pools, original, statistics cache
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class AttackSetup:
+    """Everything several attack runs can share: the data, the recipe, the model pools, the
+    original, and a cache of per-model statistics. Build one and pass it to
+    :func:`run_neurips` / :func:`run_ulira` for every method, so pools are trained once.
+
+    ``cache_dir`` holds ``pools/`` (:class:`ModelPool` folders) and ``models/`` (the original
+    and the reference retrain, shared with ``unlearnkit run``'s cache). It defaults to the
+    user cache (``~/.cache/unlearnkit``).
+    """
+
+    data: UnlearningData
+    model_cfg: ModelConfig
+    train_cfg: TrainConfig
+    device: torch.device | str = "cpu"
+    split: Split | None = None
+    cache_dir: str | Path | None = None
+    show_progress: bool = True
+    train_fn: TrainFn | None = None
+    max_retain: int | None = 10_000
+    retain_fraction: float = 0.5
+    original: FeatureClassifier | None = None
+    _pools: dict[str, ModelPool] = field(default_factory=dict, repr=False)
+    _stats: dict[Any, ModelStats] = field(default_factory=dict, repr=False)
+    _models: dict[str, FeatureClassifier] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self.device = resolve_device(self.device)
+        if self.split is None:
+            self.split = self.data.split
+        if self.split is None:
+            raise ConfigError("the attacks need the split (pass split=, or data from a split)")
+        self.cache_dir = Path(self.cache_dir) if self.cache_dir is not None else user_cache_dir()
+        if self.original is not None:
+            self._models["original"] = self.original.eval()
+
+    @property
+    def root(self) -> Path:
+        assert isinstance(self.cache_dir, Path)
+        return self.cache_dir
+
+    def pool(self, kind: str) -> ModelPool:
+        """The shadow or retrain pool of this setup (one object per kind)."""
+        if kind not in self._pools:
+            assert self.split is not None
+            self._pools[kind] = ModelPool(
+                self.root / "pools",
+                kind,
+                self.data,
+                self.model_cfg,
+                self.train_cfg,
+                split=self.split,
+                retain_fraction=self.retain_fraction,
+                train_fn=self.train_fn,
+                device=self.device,
+                show_progress=self.show_progress,
+            )
+        return self._pools[kind]
+
+    def _obtain(self, role: str, recipe: TrainConfig) -> FeatureClassifier:
+        from unlearnkit.pipeline import obtain_model
+
+        assert self.split is not None
+        model, _ = obtain_model(
+            role,
+            self.split,
+            self.data,
+            self.model_cfg,
+            recipe,
+            device=torch.device(self.device),
+            cache_dir=self.root,
+            show_progress=self.show_progress,
+        )
+        return model.eval()
+
+    def get_original(self) -> FeatureClassifier:
+        """The original (trained on train with the recipe's seed; cached on disk)."""
+        if "original" not in self._models:
+            self._models["original"] = self._obtain("original", self.train_cfg)
+        return self._models["original"]
+
+    def reference_retrain(self) -> FeatureClassifier:
+        """A retrain with the recipe's seed + 1, the non-member side of U-LiRA's real-target
+        comparison (seed + 1 so that ``retrain`` as the method is not compared with itself)."""
+        if "reference_retrain" not in self._models:
+            recipe = self.train_cfg.replace(seed=self.train_cfg.seed + 1)
+            self._models["reference_retrain"] = self._obtain("retrain", recipe)
+        return self._models["reference_retrain"]
+
+    def compute(self, model: FeatureClassifier) -> ModelStats:
+        """:func:`forget_statistics` of ``model`` on this setup's data (not memoised)."""
+        return forget_statistics(model, self.data, self.device, max_retain=self.max_retain)
+
+    def stats(self, key: Any, model: FeatureClassifier) -> ModelStats:
+        """Statistics of a model, memoised under ``key``."""
+        if key not in self._stats:
+            self._stats[key] = self.compute(model)
+        return self._stats[key]
+
+    def pool_stats(self, pool: ModelPool, i: int) -> ModelStats:
+        """Statistics of pool model ``i``, memoised (the model is loaded on a miss only)."""
+        key = (str(pool.path), int(i))
+        if key not in self._stats:
+            self._stats[key] = self.compute(pool.load(i, self.device))
+        return self._stats[key]
+
+
+def _method_config(name: str, cfg: Mapping[str, Any] | MethodConfig | None) -> MethodConfig:
+    cls = get_method_class(name)
+    if cfg is None or isinstance(cfg, Mapping):
+        return cls.config_cls.from_dict(dict(cfg or {}))
+    if not isinstance(cfg, cls.config_cls):
+        raise ConfigError(
+            f"method '{name}' needs a {cls.config_cls.__name__}, got {type(cfg).__name__}"
+        )
+    return cfg
+
+
+def _seeded(cfg: MethodConfig, offset: int) -> MethodConfig:
+    base = cfg.seed if cfg.seed is not None else 0
+    return cfg.replace(seed=int(base) + int(offset))
+
+
+def _unlearn(
+    name: str,
+    cfg: MethodConfig,
+    model: FeatureClassifier,
+    data: UnlearningData,
+    setup: AttackSetup,
+) -> tuple[FeatureClassifier, float]:
+    """Run method ``name`` on a copy of ``model``; the original passed to the method (teachers,
+    references) is a frozen copy of ``model``."""
+    frozen = copy.deepcopy(model).eval()
+    for p in frozen.parameters():
+        p.requires_grad_(False)
+    context = MethodContext(setup.model_cfg, setup.train_cfg, original=frozen, show_progress=False)
+    outcome = create_method(name, cfg).unlearn(
+        copy.deepcopy(model), data, device=torch.device(setup.device), context=context
+    )
+    return outcome.model.eval(), float(outcome.wall_time)
+
+
+def _make_setup(
+    setup: AttackSetup | None,
+    data: UnlearningData,
+    split: Split | None,
+    model_cfg: ModelConfig,
+    train_cfg: TrainConfig,
+    device: torch.device | str,
+    **kwargs: Any,
+) -> AttackSetup:
+    if setup is not None:
+        if setup.model_cfg != model_cfg or setup.train_cfg != train_cfg:
+            raise ConfigError("the AttackSetup was built for another model config or recipe")
+        return setup
+    return AttackSetup(data, model_cfg, train_cfg, device, split=split, **kwargs)
+
+
+# --------------------------------------------------------------------------------------------
+# NeurIPS 2023 score
+# --------------------------------------------------------------------------------------------
+
+_NEURIPS_SCALARS = (
+    "score",
+    "forgetting_quality",
+    "ra_ratio",
+    "ta_ratio",
+    "ra_unlearned",
+    "ra_retrain",
+    "ta_unlearned",
+    "ta_retrain",
+    "epsilon_mean",
+    "epsilon_median",
+    "frac_capped",
+    "n_buckets",
+    "max_epsilon",
+    "delta",
+    "eps_cap",
+)
+
+
+def run_neurips(
+    method_name: str,
+    method_cfg: Mapping[str, Any] | MethodConfig | None,
+    data: UnlearningData,
+    split: Split | None,
+    model_cfg: ModelConfig,
+    train_cfg: TrainConfig,
+    N: int,
+    device: torch.device | str = "cpu",
+    *,
+    setup: AttackSetup | None = None,
+    cache_dir: str | Path | None = None,
+    show_progress: bool = True,
+    train_fn: TrainFn | None = None,
+    max_retain: int | None = 10_000,
+    original: FeatureClassifier | None = None,
+) -> dict[str, Any]:
+    """The NeurIPS 2023 forgetting score of method ``method_name`` with N models per side.
+
+    Unlearned side: N runs of the method on one original (method seeds ``s … s+N−1``); for
+    ``retrain``, retrain-pool models ``N … 2N−1``. Retrained side: retrain-pool models
+    ``0 … N−1``. The per-example statistic is the logit-scaled confidence on each forget
+    example; RA / TA are each model's retain / test accuracy (means per side). The same is
+    done on the embedding statistic (keys ``emb_*``).
+
+    Returns a dict of JSON-friendly scalars (``N`` stated) with the per-example arrays under
+    ``"arrays"`` (``epsilon``, ``emb_epsilon``, the ``(n, N)`` statistics, ``forget_indices``).
+    """
+    if int(N) < MIN_N:
+        raise ConfigError(
+            f"the NeurIPS score needs N ≥ {MIN_N} models per side (N = 2 leaves no scoring "
+            f"bucket; the challenge used 512, use tens at least), got N = {N}"
+        )
+    N = int(N)
+    cfg = _method_config(method_name, method_cfg)
+    setup = _make_setup(
+        setup,
+        data,
+        split,
+        model_cfg,
+        train_cfg,
+        device,
+        cache_dir=cache_dir,
+        show_progress=show_progress,
+        train_fn=train_fn,
+        max_retain=max_retain,
+        original=original,
+    )
+    t0 = time.perf_counter()
+    pool = setup.pool("retrain")
+    is_retrain = method_name == "retrain"
+    trained = pool.ensure(2 * N if is_retrain else N)
+    pool_time = time.perf_counter() - t0
+    retrained = [setup.pool_stats(pool, i) for i in range(N)]
+
+    t1 = time.perf_counter()
+    method_wall = 0.0
+    runs = 0
+    if is_retrain:
+        unlearned = [setup.pool_stats(pool, i) for i in range(N, 2 * N)]
+        method_wall = pool.wall_time(2 * N) - pool.wall_time(N)
+    else:
+        orig = setup.get_original()
+        unlearned = []
+        bar = progress(
+            range(N), enabled=setup.show_progress, desc=f"{method_name} ×{N}", unit="run"
+        )
+        for i in bar:
+            model, wall = _unlearn(method_name, _seeded(cfg, i), orig, setup.data, setup)
+            method_wall += wall
+            runs += 1
+            unlearned.append(setup.compute(model))
+    method_time = time.perf_counter() - t1
+
+    def side(stats: list[ModelStats], attr: str) -> np.ndarray:
+        return np.stack([getattr(s, attr) for s in stats], axis=1)
+
+    ra_u = [s.retain_acc for s in unlearned]
+    ra_r = [s.retain_acc for s in retrained]
+    ta_u = [s.test_acc for s in unlearned]
+    ta_r = [s.test_acc for s in retrained]
+    main = neurips_score(side(unlearned, "phi"), side(retrained, "phi"), ra_u, ra_r, ta_u, ta_r)
+    emb = neurips_score(side(unlearned, "cos"), side(retrained, "cos"), ra_u, ra_r, ta_u, ta_r)
+    result: dict[str, Any] = {
+        "attack": "neurips",
+        "method": method_name,
+        "N": N,
+        "n_examples": int(main["n_examples"]),
+        "statistic": STATISTIC,
+        **{k: _py(main[k]) for k in _NEURIPS_SCALARS},
+        "emb_statistic": EMB_STATISTIC,
+        **{f"emb_{k}": _py(emb[k]) for k in ("score", "forgetting_quality")},
+        **{f"emb_{k}": _py(emb[k]) for k in ("epsilon_mean", "epsilon_median", "frac_capped")},
+        "unlearned_side": (
+            f"retrain pool models {N}..{2 * N - 1} (retrain-vs-retrain reference)"
+            if is_retrain
+            else f"{N} runs of {method_name} from one original, method seeds "
+            f"{_seeded(cfg, 0).seed}..{_seeded(cfg, N - 1).seed}"
+        ),
+        "retrained_side": f"retrain pool models 0..{N - 1} (training seeds "
+        f"{pool.seed(0)}..{pool.seed(N - 1)})",
+        "unlearning_runs": runs,
+        "pool_trainings": trained,
+        "pool": str(pool.path),
+        "method_wall_time": method_wall,
+        "wall_time_pool": pool_time,
+        "wall_time_method": method_time,
+        "wall_time": time.perf_counter() - t0,
+        "config": cfg.to_dict(),
+        "arrays": {
+            "epsilon": main["epsilon"],
+            "emb_epsilon": emb["epsilon"],
+            "unlearned_phi": side(unlearned, "phi"),
+            "retrained_phi": side(retrained, "phi"),
+            "unlearned_cos": side(unlearned, "cos"),
+            "retrained_cos": side(retrained, "cos"),
+            "forget_indices": np.asarray(setup.data.forget.indices, dtype=np.int64),
+        },
+    }
+    log(
+        f"[neurips] {method_name}: N={N} score={result['score']:.4f} "
+        f"F={result['forgetting_quality']:.4f} emb F={result['emb_forgetting_quality']:.4f} "
+        f"({result['wall_time']:.1f} s)",
+        enabled=setup.show_progress,
+    )
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# U-LiRA
+# --------------------------------------------------------------------------------------------
+
+
+def per_example_auc(member: np.ndarray, nonmember: np.ndarray) -> np.ndarray:
+    """Row-wise AUC ``P(member score > non-member score) + ½ P(=)``: ``(n, a)``, ``(n, b)`` →
+    ``(n,)``."""
+    m = np.asarray(member, dtype=np.float64)[:, :, None]
+    o = np.asarray(nonmember, dtype=np.float64)[:, None, :]
+    return ((m > o) + 0.5 * (m == o)).mean(axis=(1, 2))
+
+
+def _loo_ulira(
+    u: np.ndarray, o: np.ndarray, *, online: bool, global_variance: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Leave-one-out scores: each column of ``u`` (member) and ``o`` (non-member) is scored
+    against fits on all other columns. Returns ``(n, K_in)``, ``(n, K_out)``."""
+    mem = np.empty_like(u)
+    non = np.empty_like(o)
+    kw = {"online": online, "global_variance": global_variance}
+    for j in range(u.shape[1]):
+        mem[:, j] = ulira_scores(u[:, j], np.delete(u, j, axis=1), o, **kw)
+    for j in range(o.shape[1]):
+        non[:, j] = ulira_scores(o[:, j], u, np.delete(o, j, axis=1), **kw)
+    return mem, non
+
+
+def _ulira_block(
+    prefix: str,
+    u: np.ndarray,
+    o: np.ndarray,
+    target: np.ndarray,
+    reference: np.ndarray,
+    *,
+    online: bool,
+    global_variance: bool,
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    mem, non = _loo_ulira(u, o, online=online, global_variance=global_variance)
+    summary = attack_summary(mem.ravel(), non.ravel())
+    kw = {"online": online, "global_variance": global_variance}
+    t_scores = ulira_scores(target, u, o, **kw)
+    r_scores = ulira_scores(reference, u, o, **kw)
+    t_summary = attack_summary(t_scores, r_scores)
+    ex_auc = per_example_auc(mem, non)
+    scalars: dict[str, Any] = {f"{prefix}{k}": _py(v) for k, v in summary.items()}
+    scalars.update({f"{prefix}target_{k}": _py(v) for k, v in t_summary.items()})
+    scalars[f"{prefix}per_example_auc_mean"] = float(ex_auc.mean())
+    scalars[f"{prefix}frac_examples_auc_ge_0_9"] = float(np.mean(ex_auc >= 0.9))
+    arrays = {
+        f"{prefix}loo_member_scores": mem,
+        f"{prefix}loo_nonmember_scores": non,
+        f"{prefix}per_example_auc": ex_auc,
+        f"{prefix}target_scores": t_scores,
+        f"{prefix}reference_scores": r_scores,
+    }
+    return scalars, arrays
+
+
+def run_ulira(
+    method_name: str,
+    method_cfg: Mapping[str, Any] | MethodConfig | None,
+    data: UnlearningData,
+    split: Split | None,
+    model_cfg: ModelConfig,
+    train_cfg: TrainConfig,
+    K: int,
+    device: torch.device | str = "cpu",
+    *,
+    setup: AttackSetup | None = None,
+    cache_dir: str | Path | None = None,
+    show_progress: bool = True,
+    train_fn: TrainFn | None = None,
+    max_retain: int | None = 10_000,
+    retain_fraction: float = 0.5,
+    online: bool = True,
+    global_variance: bool | None = None,
+    original: FeatureClassifier | None = None,
+) -> dict[str, Any]:
+    """U-LiRA (Hayes et al. 2024) of method ``method_name`` on the forget set, K shadow models.
+
+    Shadow model i trains on a random ``retain_fraction`` of retain plus, for even i, the
+    forget set. Even ("in") models are unlearned with the method (seed ``s + i``): H_in
+    samples; odd ("out") models are H_out samples. The main keys (``auc``,
+    ``balanced_accuracy``, ``tpr_at_1pct_fpr``, …) come from leave-one-out over the pool: every
+    pool model is the target once, against fits on the other K − 1 models, and the scores of
+    all targets on all forget examples are pooled (members: the ``ceil(K/2)`` unlearned
+    in-models; non-members: the out-models). ``target_*`` keys score the method's model
+    unlearned from the real original (members) against a real retrain (non-members).
+    ``global_variance`` defaults to ``K < 64`` (as LiRA recommends for few shadow models).
+    The same on the embedding statistic gives the ``emb_*`` keys.
+
+    Returns a dict of JSON-friendly scalars (``K``, ``K_in``, ``K_out`` stated) with the
+    per-example arrays under ``"arrays"``.
+    """
+    if int(K) < MIN_K:
+        raise ConfigError(
+            f"U-LiRA needs K ≥ {MIN_K} shadow models (leave-one-out keeps ≥ 2 per side; half "
+            f"of them train on the forget set), got K = {K}; use tens in practice"
+        )
+    K = int(K)
+    cfg = _method_config(method_name, method_cfg)
+    setup = _make_setup(
+        setup,
+        data,
+        split,
+        model_cfg,
+        train_cfg,
+        device,
+        cache_dir=cache_dir,
+        show_progress=show_progress,
+        train_fn=train_fn,
+        max_retain=max_retain,
+        retain_fraction=retain_fraction,
+        original=original,
+    )
+    gv = K < 64 if global_variance is None else bool(global_variance)
+    t0 = time.perf_counter()
+    pool = setup.pool("shadow")
+    trained = pool.ensure(K)
+    pool_time = time.perf_counter() - t0
+    in_idx = [i for i in range(K) if pool.includes_forget(i)]
+    out_idx = [i for i in range(K) if not pool.includes_forget(i)]
+    out_stats = [setup.pool_stats(pool, i) for i in out_idx]
+
+    t1 = time.perf_counter()
+    method_wall = 0.0
+    in_stats: list[ModelStats] = []
+    bar = progress(
+        in_idx, enabled=setup.show_progress, desc=f"{method_name} on shadows", unit="run"
+    )
+    for i in bar:
+        shadow_data = dataclasses.replace(
+            setup.data, retain=setup.data.retain.subset(pool.retain_rows(i))
+        )
+        model, wall = _unlearn(method_name, _seeded(cfg, i), pool.load(i, setup.device), shadow_data, setup)
+        method_wall += wall
+        in_stats.append(setup.compute(model))
+    target_model, target_wall = _unlearn(method_name, cfg, setup.get_original(), setup.data, setup)
+    target = setup.compute(target_model)
+    reference = setup.stats("reference_retrain", setup.reference_retrain())
+    method_time = time.perf_counter() - t1
+
+    result: dict[str, Any] = {
+        "attack": "ulira",
+        "method": method_name,
+        "K": K,
+        "K_in": len(in_idx),
+        "K_out": len(out_idx),
+        "n_examples": int(target.phi.size),
+        "statistic": STATISTIC,
+        "emb_statistic": EMB_STATISTIC,
+        "online": online,
+        "global_variance": gv,
+        "retain_fraction": setup.retain_fraction,
+        "evaluation": "leave-one-out over the K pool models, scores pooled over targets and "
+        "forget examples; target_* = method on the real original vs a real retrain",
+    }
+    arrays: dict[str, np.ndarray] = {}
+    for prefix, attr in (("", "phi"), ("emb_", "cos")):
+        u = np.stack([getattr(s, attr) for s in in_stats], axis=1)
+        o = np.stack([getattr(s, attr) for s in out_stats], axis=1)
+        scalars, arr = _ulira_block(
+            prefix,
+            u,
+            o,
+            getattr(target, attr),
+            getattr(reference, attr),
+            online=online,
+            global_variance=gv,
+        )
+        result.update(scalars)
+        arrays.update(arr)
+        arrays[f"{prefix}unlearned_stats"] = u
+        arrays[f"{prefix}out_stats"] = o
+        arrays[f"{prefix}target_stat"] = getattr(target, attr)
+        arrays[f"{prefix}reference_stat"] = getattr(reference, attr)
+    arrays["forget_indices"] = np.asarray(setup.data.forget.indices, dtype=np.int64)
+    result.update(
+        {
+            "target_retain_acc": target.retain_acc,
+            "target_test_acc": target.test_acc,
+            "unlearning_runs": len(in_idx) + 1,
+            "pool_trainings": trained,
+            "pool": str(pool.path),
+            "method_wall_time": method_wall + target_wall,
+            "wall_time_pool": pool_time,
+            "wall_time_method": method_time,
+            "wall_time": time.perf_counter() - t0,
+            "config": cfg.to_dict(),
+            "arrays": arrays,
+        }
+    )
+    log(
+        f"[ulira] {method_name}: K={K} auc={result['auc']:.4f} "
+        f"bal_acc={result['balanced_accuracy']:.4f} emb auc={result['emb_auc']:.4f} "
+        f"({result['wall_time']:.1f} s)",
+        enabled=setup.show_progress,
+    )
+    return result
+
+
+def _py(v: Any) -> Any:
+    """NumPy scalars → Python scalars (JSON)."""
+    if isinstance(v, np.generic):
+        return v.item()
+    return v

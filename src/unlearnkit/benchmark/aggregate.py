@@ -1,0 +1,322 @@
+"""Aggregate benchmark rows: mean ± std over seeds, gaps and Avg. Gap to retrain, ranks, runtime.
+
+Rows are grouped by *setting* — the split without its seed, the model and the recipe (so two
+partial-class splits of one dataset with different sizes stay apart) — and, inside a setting,
+by seed: the runs of one seed share their original and retrain. For every method and metric:
+
+* ``mean``, ``std`` (ddof = 1; NaN for one seed) and ``n`` of the metric over seeds;
+* ``gap_mean`` / ``gap_std``: the per-seed gap ``|method − retrain of the same seed|`` (for the
+  metrics whose target is retrain's value, see :mod:`unlearnkit.evaluation.registry`), then
+  mean ± std over seeds;
+* ``rank``: 1 = the smallest ``gap_mean`` among the non-retrain models (ties share the lower
+  rank).
+
+Per method also: the Avg. Gap (per seed, the mean gap in percentage points over the registry's
+``in_avg_gap`` metrics, via :class:`~unlearnkit.evaluation.EvaluationResult`; then mean ± std and
+its rank), the mean rank over the Avg. Gap metrics, and the runtime relative to retrain
+(``wall_time / retrain's wall_time`` per seed, then mean ± std).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from scipy.stats import rankdata
+
+from unlearnkit.benchmark.grid import stable_hash
+from unlearnkit.benchmark.runner import latest_rows
+from unlearnkit.evaluation import (
+    AVG_GAP_KEYS,
+    METRICS,
+    EvaluationError,
+    EvaluationResult,
+    format_gap,
+    format_value,
+)
+from unlearnkit.pipeline import REFERENCE_METHODS
+
+__all__ = [
+    "aggregate_results",
+    "metric_table",
+    "setting_label",
+    "summary_table",
+]
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _stat(values: Sequence[float]) -> dict[str, float]:
+    v = [float(x) for x in values if _finite(x)]
+    if not v:
+        return {"mean": math.nan, "std": math.nan, "n": 0}
+    std = float(np.std(v, ddof=1)) if len(v) > 1 else math.nan
+    return {"mean": float(np.mean(v)), "std": std, "n": len(v)}
+
+
+def _without_seed(d: Mapping[str, Any] | None) -> dict[str, Any]:
+    return {k: v for k, v in (d or {}).items() if k != "seed"}
+
+
+def setting_label(split: Mapping[str, Any]) -> str:
+    """A short human label of a split config, e.g. ``digits partial-class (50% of class 3)``."""
+    ds, sc = split.get("dataset", "?"), split.get("scenario", "?")
+    size = split.get("forget_size")
+    classes = ", ".join(str(c) for c in split.get("forget_classes", []) or [])
+
+    def amount() -> str:
+        if size is None:
+            return ""
+        return f"{100 * size:g}%" if size < 1 else f"{int(size)} examples"
+
+    if sc == "random":
+        detail = f"{amount()} of train"
+    elif sc == "partial-class":
+        detail = f"{amount()} of class {classes}"
+    else:
+        detail = f"class {classes}"
+    if split.get("train_size"):
+        detail += f", train subset {split['train_size']}"
+    return f"{ds} {sc} ({detail})"
+
+
+def _order(methods: Iterable[str]) -> list[str]:
+    seen = list(dict.fromkeys(methods))
+    return [m for m in REFERENCE_METHODS if m in seen] + [
+        m for m in seen if m not in REFERENCE_METHODS
+    ]
+
+
+def _ranks(values: Mapping[str, float]) -> dict[str, int]:
+    names = [m for m, v in values.items() if _finite(v)]
+    if not names:
+        return {}
+    r = rankdata([values[m] for m in names], method="min")
+    return {m: int(x) for m, x in zip(names, r)}
+
+
+def aggregate_results(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Aggregate ``results.jsonl`` rows (the last row of each run_id counts; see module doc).
+
+    Returns ``{"n_rows", "n_ok", "n_failed", "settings": [setting, ...]}``; each setting has
+    ``key, label, dataset, scenario, split, model, train, seeds, methods, original_train_acc,
+    metrics[method][metric] = {mean, std, n, gap_mean, gap_std, rank}, avg_gap[method] =
+    {mean, std, n, rank, per_seed}, mean_rank[method], runtime_rel[method] = {mean, std, n},
+    failed = [{method, seed, error}]``.
+    """
+    rows = latest_rows([dict(r) for r in rows])
+    settings: dict[str, dict[str, Any]] = {}
+    n_ok = n_failed = 0
+    for row in rows:
+        key = stable_hash(
+            {
+                "split": _without_seed(row.get("split")),
+                "model": row.get("model"),
+                "train": _without_seed(row.get("train")),
+            },
+            12,
+        )
+        s = settings.setdefault(
+            key,
+            {
+                "key": key,
+                "label": setting_label(row.get("split") or {}),
+                "dataset": row.get("dataset"),
+                "scenario": row.get("scenario"),
+                "split": _without_seed(row.get("split")),
+                "model": row.get("model"),
+                "train": _without_seed(row.get("train")),
+                "by_seed": {},
+                "failed": [],
+            },
+        )
+        seed = int(row.get("seed", 0))
+        if row.get("status") == "ok":
+            n_ok += 1
+            s["by_seed"].setdefault(seed, {})[row["method"]] = row
+        else:
+            n_failed += 1
+            s["failed"].append(
+                {"method": row.get("method"), "seed": seed, "error": row.get("error", "")}
+            )
+    labels = [s["label"] for s in settings.values()]
+    out = []
+    for s in settings.values():
+        if labels.count(s["label"]) > 1:
+            s["label"] += f" [{s['key'][:6]}]"
+        out.append(_aggregate_setting(s))
+    return {"n_rows": len(rows), "n_ok": n_ok, "n_failed": n_failed, "settings": out}
+
+
+def _aggregate_setting(s: dict[str, Any]) -> dict[str, Any]:
+    by_seed: dict[int, dict[str, Mapping[str, Any]]] = s.pop("by_seed")
+    seeds = sorted(by_seed)
+    methods = _order(m for seed in seeds for m in by_seed[seed])
+    values: dict[str, dict[str, list[float]]] = {m: {} for m in methods}
+    gaps: dict[str, dict[str, list[float]]] = {m: {} for m in methods}
+    avg: dict[str, dict[int, float]] = {m: {} for m in methods}
+    runtime: dict[str, list[float]] = {m: [] for m in methods}
+    train_acc: dict[int, float] = {}
+    for seed in seeds:
+        group = by_seed[seed]
+        metrics = {
+            m: {k: float(v) for k, v in (r.get("metrics") or {}).items() if _finite(v)}
+            for m, r in group.items()
+        }
+        for m, row in group.items():
+            if _finite(row.get("original_train_acc")):
+                train_acc[seed] = float(row["original_train_acc"])
+            for k, v in metrics[m].items():
+                values[m].setdefault(k, []).append(v)
+        if "retrain" not in metrics:
+            continue
+        ev = EvaluationResult(rows=metrics, reference="retrain")
+        for m, g in ev.gaps().items():
+            for k, v in g.items():
+                gaps[m].setdefault(k, []).append(v)
+            try:
+                avg[m][seed] = ev.avg_gap(m)
+            except EvaluationError:
+                pass
+        ref_time = metrics["retrain"].get("wall_time")
+        for m in metrics:
+            t = metrics[m].get("wall_time")
+            if _finite(t) and _finite(ref_time) and ref_time > 0:
+                runtime[m].append(t / ref_time)
+
+    out_metrics: dict[str, dict[str, dict[str, Any]]] = {}
+    for m in methods:
+        keys = [k for k in METRICS if k in values[m]] + [k for k in values[m] if k not in METRICS]
+        out_metrics[m] = {}
+        for k in keys:
+            st: dict[str, Any] = _stat(values[m][k])
+            if k in gaps[m]:
+                g = _stat(gaps[m][k])
+                st["gap_mean"], st["gap_std"] = g["mean"], g["std"]
+            out_metrics[m][k] = st
+    competitors = [m for m in methods if m != "retrain"]
+    all_keys = dict.fromkeys(k for m in competitors for k in out_metrics[m])
+    for k in all_keys:
+        ranks = _ranks(
+            {m: out_metrics[m][k].get("gap_mean", math.nan) for m in competitors if k in out_metrics[m]}
+        )
+        for m, r in ranks.items():
+            out_metrics[m][k]["rank"] = r
+    out_avg = {m: {**_stat(list(avg[m].values())), "per_seed": dict(avg[m])} for m in methods}
+    for m, r in _ranks({m: out_avg[m]["mean"] for m in competitors}).items():
+        out_avg[m]["rank"] = r
+    mean_rank = {}
+    for m in competitors:
+        rs = [out_metrics[m][k]["rank"] for k in AVG_GAP_KEYS if "rank" in out_metrics[m].get(k, {})]
+        mean_rank[m] = float(np.mean(rs)) if rs else math.nan
+    acc = list(train_acc.values())
+    return {
+        **s,
+        "seeds": seeds,
+        "methods": methods,
+        "original_train_acc": {
+            "mean": float(np.mean(acc)) if acc else math.nan,
+            "min": float(np.min(acc)) if acc else math.nan,
+            "per_seed": train_acc,
+        },
+        "metrics": out_metrics,
+        "avg_gap": out_avg,
+        "mean_rank": mean_rank,
+        "runtime_rel": {m: _stat(runtime[m]) for m in methods},
+    }
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def _pm(key: str, st: Mapping[str, Any] | None, *, gap: bool = False) -> str:
+    if not st or not _finite(st.get("gap_mean" if gap else "mean")):
+        return "—"
+    fmt = format_gap if gap else format_value
+    mean = st["gap_mean" if gap else "mean"]
+    std = st.get("gap_std" if gap else "std")
+    text = fmt(key, mean)
+    if _finite(std):
+        text += f" ± {format_gap(key, std)}"
+    return text
+
+
+def _num(v: Any, spec: str = ".2f") -> str:
+    return format(v, spec) if _finite(v) else "—"
+
+
+def _render(header: list[str], body: list[list[str]], markdown: bool) -> str:
+    if markdown:
+        lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
+        lines += ["| " + " | ".join(r) + " |" for r in body]
+        return "\n".join(lines) + "\n"
+    widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
+
+    def fmt(r: list[str]) -> str:
+        return "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))
+        ).rstrip()
+
+    return "\n".join([fmt(header), "  ".join("-" * w for w in widths)] + [fmt(r) for r in body]) + "\n"
+
+
+def summary_table(setting: Mapping[str, Any], *, markdown: bool = False) -> str:
+    """Methods as rows: Avg. Gap (mean ± std, rank), the Avg. Gap metrics (mean ± std), the
+    mean rank over them, and runtime relative to retrain."""
+    methods = setting["methods"]
+    keys = [k for k in AVG_GAP_KEYS if any(k in setting["metrics"][m] for m in methods)]
+    pct = lambda k: " %" if METRICS[k].unit == "%" else ""  # noqa: E731
+    header = ["method", "Avg. Gap (pp)", "rank"] + [METRICS[k].label + pct(k) for k in keys]
+    header += ["mean rank", "time × retrain"]
+    body = []
+    for m in methods:
+        a = setting["avg_gap"][m]
+        cells = [m + (" (ref.)" if m == "retrain" else "")]
+        cells.append(_num(a["mean"]) + (f" ± {_num(a['std'])}" if _finite(a["std"]) else ""))
+        cells.append(str(a.get("rank", "—")) if m != "retrain" else "")
+        cells += [_pm(k, setting["metrics"][m].get(k)) for k in keys]
+        cells.append(_num(setting["mean_rank"].get(m), ".1f") if m != "retrain" else "")
+        rt = setting["runtime_rel"][m]
+        cells.append(
+            _num(rt["mean"], ".3g") + (f" ± {_num(rt['std'], '.2g')}" if _finite(rt["std"]) else "")
+        )
+        body.append(cells)
+    return _render(header, body, markdown)
+
+
+def metric_table(setting: Mapping[str, Any], *, markdown: bool = True) -> str:
+    """Metrics as rows, methods as columns: ``mean ± std`` over seeds, the mean per-seed gap
+    to retrain ``(Δ …)`` and the rank by that gap ``[#r]``."""
+    methods = setting["methods"]
+    present: dict[str, None] = {}
+    for m in methods:
+        present.update(dict.fromkeys(setting["metrics"][m]))
+    keys = [k for k in METRICS if k in present] + [k for k in present if k not in METRICS]
+    header = ["metric"] + [m + (" (ref.)" if m == "retrain" else "") for m in methods]
+    body = []
+    for k in keys:
+        info = METRICS.get(k)
+        label = (info.label + (" %" if info.unit == "%" else "")) if info else k
+        cells = [label]
+        for m in methods:
+            st = setting["metrics"][m].get(k)
+            cell = _pm(k, st)
+            if st and m != "retrain" and "gap_mean" in st:
+                cell += f" (Δ{_pm(k, st, gap=True)})"
+            if st and "rank" in st:
+                cell += f" [#{st['rank']}]"
+            cells.append(cell)
+        body.append(cells)
+    avg = ["Avg. Gap (pp)"]
+    for m in methods:
+        a = setting["avg_gap"][m]
+        cell = _num(a["mean"]) + (f" ± {_num(a['std'])}" if _finite(a["std"]) else "")
+        if "rank" in a:
+            cell += f" [#{a['rank']}]"
+        avg.append(cell)
+    body.append(avg)
+    return _render(header, body, markdown)

@@ -1,0 +1,615 @@
+"""The resumable grid runner: every (split, seed, method) of a plan, one JSON line per run.
+
+Composition (the library calls a user would make): per group (split, seed) —
+:func:`~unlearnkit.data.load_dataset` → :func:`~unlearnkit.data.splits.make_split` →
+:func:`~unlearnkit.data.batching.unlearning_data` → :func:`~unlearnkit.pipeline.obtain_model` for
+the original and the retrain (on-disk model cache) → their outputs collected once
+(:func:`~unlearnkit.evaluation.collect_outputs`) and kept in memory; then per method
+:func:`~unlearnkit.methods.create_method` → ``unlearn`` on a copy of the original → its outputs →
+:func:`~unlearnkit.evaluation.evaluate_outputs` with retrain's outputs as the reference (plus
+:func:`~unlearnkit.evaluation.relearn_time` when ``[eval] relearn`` is on).
+
+Output folder:
+
+* ``results.jsonl`` — one row per finished run (``status`` ``ok`` or ``failed``), appended
+  with a single ``os.write`` on an ``O_APPEND`` descriptor and fsynced, so a crash leaves at
+  most a trailing partial line, which readers ignore and the next run cuts off;
+* ``benchmark-config.json`` — the resolved config of the first run; a rerun with a different
+  config is refused (:class:`ConfigChangedError`);
+* ``scores/<run_id>.npz`` — per-example losses of forget and of the attack's test negatives
+  (ROC curves in the report); ``embeddings/<group>_<model>.npz`` — a small embedding subsample
+  (PCA figure). Both written atomically (temp file + rename).
+
+Resume: rerunning skips every run whose ``run_id`` already has an ``ok`` row; failed runs are
+retried. A group whose runs are all done is skipped without loading anything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+import traceback
+import warnings
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+import unlearnkit
+from unlearnkit.benchmark.grid import BenchmarkPlan, Group, Run
+from unlearnkit.data import load_dataset
+from unlearnkit.data.base import ArrayDataset
+from unlearnkit.data.batching import UnlearningData, unlearning_data
+from unlearnkit.data.registry import user_cache_dir
+from unlearnkit.data.splits import atomic_write_text, make_split
+from unlearnkit.errors import ConfigError, UnlearnkitError
+from unlearnkit.evaluation import (
+    EvalConfig,
+    ModelOutputs,
+    collect_outputs,
+    evaluate_outputs,
+    relearn_eval_rows,
+    relearn_time,
+)
+from unlearnkit.methods import MethodContext, create_method
+from unlearnkit.models import FeatureClassifier
+from unlearnkit.pipeline import obtain_model
+from unlearnkit.utils import log, resolve_device
+
+__all__ = [
+    "CONFIG_FILE",
+    "RESULTS_FILE",
+    "BenchmarkLockedError",
+    "BenchmarkOutcome",
+    "ConfigChangedError",
+    "ResultsFile",
+    "check_config",
+    "clean_json",
+    "latest_rows",
+    "run_benchmark",
+]
+
+RESULTS_FILE = "results.jsonl"
+CONFIG_FILE = "benchmark-config.json"
+LOCK_FILE = ".benchmark.lock"
+
+
+class ConfigChangedError(UnlearnkitError):
+    """The benchmark file differs from the one the output folder was started with."""
+
+
+class BenchmarkLockedError(UnlearnkitError):
+    """Another benchmark process is writing to the same output folder."""
+
+
+# --------------------------------------------------------------------------- JSON lines
+
+
+def clean_json(obj: Any) -> Any:
+    """A JSON-safe copy: NumPy/torch scalars and arrays to Python, NaN/inf to None."""
+    if isinstance(obj, Mapping):
+        return {str(k): clean_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [clean_json(v) for v in obj]
+    if isinstance(obj, torch.Tensor):
+        obj = obj.detach().cpu().numpy()
+    if isinstance(obj, np.ndarray):
+        return clean_json(obj.tolist())
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if obj is None or isinstance(obj, (bool, int, str)):
+        return obj
+    if isinstance(obj, Path):
+        return str(obj)
+    return str(obj)
+
+
+class ResultsFile:
+    """An append-only JSON-lines file whose rows are never seen half-written.
+
+    :meth:`append` writes one complete line with a single ``os.write`` on a descriptor opened
+    with ``O_APPEND`` and fsyncs it; :meth:`load` ignores a trailing line without its newline
+    (a write cut short by a crash) and :meth:`repair` cuts such a tail off before appending.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def load(self) -> list[dict[str, Any]]:
+        if not self.path.is_file():
+            return []
+        data = self.path.read_bytes()
+        end = data.rfind(b"\n")
+        rows = []
+        for lineno, line in enumerate(data[: end + 1].splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                warnings.warn(
+                    f"{self.path}:{lineno} is not valid JSON; the row is ignored", stacklevel=2
+                )
+                continue
+            if isinstance(row, dict):
+                rows.append(row)
+        return rows
+
+    def repair(self) -> None:
+        """Cut off a trailing partial line (left by a crash mid-write)."""
+        if not self.path.is_file():
+            return
+        data = self.path.read_bytes()
+        if data and not data.endswith(b"\n"):
+            keep = data.rfind(b"\n") + 1
+            with self.path.open("r+b") as fh:
+                fh.truncate(keep)
+                fh.flush()
+                os.fsync(fh.fileno())
+
+    def append(self, row: Mapping[str, Any]) -> None:
+        line = (json.dumps(clean_json(row), sort_keys=True, allow_nan=False) + "\n").encode()
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            written = os.write(fd, line)
+            if written != len(line):  # pragma: no cover (disk full)
+                raise OSError(f"short write to {self.path}: {written} of {len(line)} bytes")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def latest_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The last row of every ``run_id`` (a retried run's new row replaces its failed one),
+    in the order of first appearance."""
+    last: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        last[str(row.get("run_id"))] = row
+    return list(last.values())
+
+
+# --------------------------------------------------------------------------- output folder
+
+
+def check_config(out_dir: str | Path, plan: BenchmarkPlan) -> Path:
+    """Store the resolved config in a new output folder, or check it against the stored one.
+
+    Only what determines the results is compared (not the device or the cache folder).
+    Raises :class:`ConfigChangedError` when it differs.
+    """
+    out = Path(out_dir)
+    path = out / CONFIG_FILE
+    current = plan.experiment_dict()
+    if path.is_file():
+        try:
+            stored = json.loads(path.read_text())["experiment"]
+        except (json.JSONDecodeError, KeyError, TypeError):
+            raise ConfigError(
+                f"{path} is not a benchmark config written by unlearnkit; use a new --out folder"
+            ) from None
+        if stored != current:
+            keys = sorted(k for k in set(stored) | set(current) if stored.get(k) != current.get(k))
+            raise ConfigChangedError(
+                f"config changed since the benchmark in {out} was started (different: "
+                f"{', '.join(keys)}); its results would mix settings. Use a new --out folder, or "
+                f"restore the config stored in {path} to resume"
+            )
+        return path
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(
+        path,
+        json.dumps(
+            {
+                "experiment": current,
+                "runtime": plan.runtime_dict(),
+                "version": unlearnkit.__version__,
+            },
+            indent=2,
+            sort_keys=True,
+        ),
+    )
+    return path
+
+
+@contextlib.contextmanager
+def _lock(out: Path) -> Iterator[None]:
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover (Windows: no lock)
+        yield
+        return
+    fh = (out / LOCK_FILE).open("w")
+    try:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise BenchmarkLockedError(
+                f"another benchmark is writing to {out}; wait for it to finish or use another "
+                "--out folder"
+            ) from None
+        yield
+    finally:
+        fh.close()
+
+
+def _atomic_savez(path: Path, **arrays: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **arrays)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def attack_negatives_mask(labels: np.ndarray, scenario: str, classes: tuple[int, ...]) -> Any:
+    """Which test rows the attacks use as non-members (same rule as the evaluation suite)."""
+    if scenario == "random" or not classes:
+        return np.ones(len(labels), dtype=bool)
+    return np.isin(labels, classes)
+
+
+@dataclass
+class _GroupState:
+    group: Group
+    data: UnlearningData
+    models: dict[str, FeatureClassifier]
+    orig_rec: dict[str, Any]
+    re_rec: dict[str, Any]
+    outputs: dict[str, ModelOutputs]
+    relearn_target: float | None
+    common: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class BenchmarkOutcome:
+    """What a call of :func:`run_benchmark` did."""
+
+    out_dir: Path
+    total: int
+    skipped: int
+    ok: int
+    failed: int
+    wall_time: float
+    failures: list[dict[str, Any]] = field(default_factory=list)
+
+
+class _Runner:
+    def __init__(self, plan: BenchmarkPlan, out: Path, show_progress: bool) -> None:
+        self.plan = plan
+        self.out = out
+        self.show = show_progress
+        self.cfg = plan.config
+        self.eval_cfg: EvalConfig = plan.eval
+        self.device = resolve_device(self.cfg.device)
+        self.cache = None if self.cfg.no_cache else Path(self.cfg.cache_dir or user_cache_dir())
+        self.results = ResultsFile(out / "results.jsonl")
+        self.datasets: dict[str, ArrayDataset] = {}
+        self.bar: Any = None
+
+    # -- helpers ----------------------------------------------------------------------------
+    def say(self, msg: str) -> None:
+        if not self.show:
+            return
+        if self.bar is not None:
+            self.bar.write(msg, file=sys.stderr)
+        else:
+            log(msg)
+
+    def collect(self, model: FeatureClassifier, data: UnlearningData, name: str) -> ModelOutputs:
+        cfg = self.eval_cfg
+        return collect_outputs(
+            model,
+            data,
+            self.device,
+            batch_size=cfg.batch_size,
+            parts=("retain", "forget", "val", "test"),
+            max_retain=cfg.max_retain,
+            seed=cfg.seed,
+            name=name,
+        )
+
+    def evaluate(
+        self, st: _GroupState, name: str, model: FeatureClassifier, out: ModelOutputs
+    ) -> tuple[dict[str, float], list[str]]:
+        split = st.group.split
+        classes = tuple(split.forget_classes) if split.scenario != "random" else ()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            metrics = evaluate_outputs(
+                out,
+                scenario=split.scenario,
+                forget_classes=classes,
+                num_classes=st.data.num_classes,
+                reference=st.outputs["retrain"],
+                config=self.eval_cfg,
+            )
+        notes = list(dict.fromkeys(str(w.message) for w in caught))
+        if out.subsampled:
+            notes += [f"{p} evaluated on {u} of {t} examples" for p, (u, t) in out.subsampled.items()]
+        cfg = self.eval_cfg
+        if cfg.relearn and st.relearn_target is not None:
+            r = relearn_time(
+                model,
+                st.data.forget,
+                st.relearn_target,
+                device=self.device,
+                lr=cfg.relearn_lr,
+                batch_size=cfg.relearn_batch_size,
+                max_steps=cfg.relearn_max_steps,
+                seed=cfg.seed,
+            )
+            metrics["relearn_steps"] = float(r["steps"])
+            metrics["relearn_reached"] = float(bool(r["reached"]))
+            if not r["reached"]:
+                notes.append(f"relearn target not reached within {r['cap']} steps (value = cap)")
+        return metrics, notes
+
+    def save_side_files(self, st: _GroupState, run: Run, out: ModelOutputs) -> dict[str, str]:
+        files: dict[str, str] = {}
+        split = st.group.split
+        classes = tuple(split.forget_classes) if split.scenario != "random" else ()
+        match = self.eval_cfg.match_classes
+        test = out["test"]
+        neg = attack_negatives_mask(test.labels, split.scenario, classes if match else ())
+        if self.cfg.save_scores:
+            path = self.out / "scores" / f"{run.run_id}.npz"
+            _atomic_savez(
+                path,
+                forget_loss=out["forget"].losses.astype(np.float32),
+                test_loss=test.losses[neg].astype(np.float32),
+            )
+            files["scores"] = str(path.relative_to(self.out))
+        if run.method in self.cfg.embedding_models and self.cfg.embedding_sample > 0:
+            path = self.out / "embeddings" / f"{st.group.group_id}_{run.method}.npz"
+            arrays: dict[str, np.ndarray] = {}
+            rng = np.random.default_rng(st.group.seed)
+            for part in ("forget", "val", "test"):
+                p = out[part]
+                rows = np.arange(len(p))
+                if part != "forget":  # held-out data of the forget set's distribution
+                    rows = rows[attack_negatives_mask(p.labels, split.scenario, classes)]
+                k = min(len(rows), self.cfg.embedding_sample)
+                rows = np.sort(rng.choice(rows, size=k, replace=False)) if k else rows[:0]
+                arrays[f"{part}_emb"] = p.embeddings[rows]
+                arrays[f"{part}_labels"] = p.labels[rows]
+            _atomic_savez(path, **arrays)
+            files["embeddings"] = str(path.relative_to(self.out))
+        return files
+
+    # -- groups -----------------------------------------------------------------------------
+    def prepare(self, group: Group) -> _GroupState:
+        name = group.split.dataset
+        if name not in self.datasets:
+            self.datasets = {name: load_dataset(name, self.cfg.data_dir)}  # keep one in memory
+        ds = self.datasets[name]
+        if group.model.name == "cnn" and not ds.is_image:
+            raise ConfigError(f"dataset '{ds.name}' is tabular; set [model] name = \"mlp\"")
+        split = make_split(ds, group.split)
+        data = unlearning_data(ds, split, augment=group.train.augment)
+        kw = {"device": self.device, "cache_dir": self.cache, "show_progress": self.show}
+        original, orig_rec = obtain_model(
+            "original", split, data, group.model, group.train, **kw
+        )
+        retrained, re_rec = obtain_model("retrain", split, data, group.model, group.train, **kw)
+        outputs = {
+            "retrain": self.collect(retrained, data, "retrain"),
+            "original": self.collect(original, data, "original"),
+        }
+        target = None
+        if self.eval_cfg.relearn:
+            rows = relearn_eval_rows(len(data.forget), self.eval_cfg.seed)
+            target = float(outputs["original"]["forget"].correct[rows].mean())
+        models = {"original": original, "retrain": retrained}
+        st = _GroupState(group, data, models, orig_rec, re_rec, outputs, target)
+        st.common = {
+            "group": group.group_id,
+            "dataset": group.split.dataset,
+            "scenario": group.split.scenario,
+            "split": group.split.to_dict(),
+            "split_sha256": split.sha256,
+            "split_sizes": split.summary(),
+            "model": group.model.to_dict(),
+            "train": group.train.to_dict(),
+            "seed": group.seed,
+            "original_train_acc": orig_rec.get("train_acc"),
+            "retrain_train_acc": re_rec.get("train_acc"),
+        }
+        return st
+
+    def run_one(self, st: _GroupState, run: Run) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        info: dict[str, Any] = {}
+        if run.method == "original":
+            model = st.models["original"]
+            out = st.outputs["original"]
+            wall, history = 0.0, st.orig_rec.get("history", [])
+            info = {
+                "train_wall_time": st.orig_rec.get("wall_time"),
+                "cached": st.orig_rec.get("cached"),
+            }
+        elif run.method == "retrain":
+            model = st.models["retrain"]
+            out = st.outputs["retrain"]
+            wall, history = float(st.re_rec.get("wall_time", math.nan)), st.re_rec.get("history", [])
+            info = {"cached": st.re_rec.get("cached")}
+        else:
+            frozen = copy.deepcopy(st.models["original"]).eval()
+            for p in frozen.parameters():
+                p.requires_grad_(False)
+            context = MethodContext(
+                st.group.model, st.group.train, original=frozen, show_progress=self.show
+            )
+            method = create_method(run.method, run.config)
+            outcome = method.unlearn(
+                copy.deepcopy(st.models["original"]), st.data, device=self.device, context=context
+            )
+            model, wall, history, info = (
+                outcome.model,
+                outcome.wall_time,
+                outcome.history,
+                dict(outcome.info),
+            )
+            out = self.collect(model, st.data, run.method)
+        t_eval = time.perf_counter()
+        metrics, notes = self.evaluate(st, run.method, model, out)
+        metrics["wall_time"] = float(wall)
+        files = self.save_side_files(st, run, out)
+        return {
+            "run_id": run.run_id,
+            **st.common,
+            "method": run.method,
+            "method_config": run.config.to_dict(),
+            "status": "ok",
+            "metrics": metrics,
+            "history": history,
+            "info": info,
+            "notes": notes,
+            "files": files,
+            "wall_time": float(wall),
+            "eval_time": time.perf_counter() - t_eval,
+            "elapsed": time.perf_counter() - t0,
+        }
+
+    def base_row(self, group: Group, run: Run) -> dict[str, Any]:
+        return {
+            "run_id": run.run_id,
+            "group": group.group_id,
+            "dataset": group.split.dataset,
+            "scenario": group.split.scenario,
+            "split": group.split.to_dict(),
+            "model": group.model.to_dict(),
+            "train": group.train.to_dict(),
+            "seed": group.seed,
+            "method": run.method,
+            "method_config": run.config.to_dict(),
+        }
+
+    def finish_row(self, row: dict[str, Any]) -> dict[str, Any]:
+        row.update(
+            {
+                "version": unlearnkit.__version__,
+                "torch": torch.__version__,
+                "device": str(self.device),
+                "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            }
+        )
+        return row
+
+    def failed_row(self, group: Group, run: Run, exc: BaseException, where: str = "") -> dict:
+        return {
+            **self.base_row(group, run),
+            "status": "failed",
+            "error": f"{where}{type(exc).__name__}: {exc}",
+            "traceback": traceback.format_exc(limit=-8),
+        }
+
+    def run(self) -> BenchmarkOutcome:
+        t0 = time.perf_counter()
+        self.results.repair()
+        done = {
+            r["run_id"]
+            for r in latest_rows(self.results.load())
+            if r.get("status") == "ok" and "run_id" in r
+        }
+        groups = list(self.plan.groups())
+        all_ids = [run.run_id for g in groups for run in g.runs]
+        skipped = sum(1 for i in all_ids if i in done)
+        ok = failed = 0
+        failures: list[dict[str, Any]] = []
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(
+            total=len(all_ids),
+            initial=skipped,
+            desc=self.cfg.name,
+            unit="run",
+            file=sys.stderr,
+            dynamic_ncols=True,
+            disable=not self.show,
+        )
+        if skipped:
+            self.say(f"[benchmark] resuming: {skipped} of {len(all_ids)} runs already done")
+        try:
+            for group in groups:
+                pending = [r for r in group.runs if r.run_id not in done]
+                if not pending:
+                    continue
+                label = (
+                    f"{group.split.dataset} {group.split.scenario} #{group.entry + 1} "
+                    f"seed {group.seed}"
+                )
+                self.say(f"[benchmark] {label}: {len(pending)} run(s)")
+                try:
+                    st = self.prepare(group)
+                except Exception as exc:  # the whole group fails; the grid goes on
+                    for run in pending:
+                        row = self.finish_row(
+                            self.failed_row(group, run, exc, "original/retrain failed: ")
+                        )
+                        self.results.append(row)
+                        failures.append(row)
+                        failed += 1
+                        self.bar.update(1)
+                    self.say(f"[benchmark] {label}: FAILED ({type(exc).__name__}: {exc})")
+                    continue
+                for run in pending:
+                    try:
+                        row = self.run_one(st, run)
+                    except Exception as exc:  # recorded; retried on resume
+                        row = self.failed_row(group, run, exc)
+                    row = self.finish_row(row)
+                    self.results.append(row)
+                    self.bar.update(1)
+                    if row["status"] == "ok":
+                        ok += 1
+                        self.say(
+                            f"[benchmark] {label}: {run.method} ok "
+                            f"(unlearning {row['wall_time']:.1f} s, eval {row['eval_time']:.1f} s)"
+                        )
+                    else:
+                        failed += 1
+                        failures.append(row)
+                        self.say(f"[benchmark] {label}: {run.method} FAILED: {row['error']}")
+                del st
+        finally:
+            self.bar.close()
+            self.bar = None
+        return BenchmarkOutcome(
+            self.out, len(all_ids), skipped, ok, failed, time.perf_counter() - t0, failures
+        )
+
+
+def run_benchmark(
+    plan: BenchmarkPlan, out_dir: str | Path, *, show_progress: bool = True
+) -> BenchmarkOutcome:
+    """Run (or resume) every run of ``plan``, appending rows to ``out_dir/results.jsonl``.
+
+    Refuses an output folder started with a different config (:class:`ConfigChangedError`) or
+    in use by another process (:class:`BenchmarkLockedError`). A run that raises is recorded
+    with ``status: failed`` and its error, and the grid goes on; rerunning retries it.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with _lock(out):
+        check_config(out, plan)
+        return _Runner(plan, out, show_progress).run()
