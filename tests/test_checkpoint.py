@@ -58,5 +58,5 @@ def test_missing_and_corrupt(tmp_path, tiny_original):
     with pytest.raises(CheckpointError, match="does not fit model cnn"):
         load_checkpoint(tmp_path / "d")
     (tmp_path / "d.json").write_text("{broken")
-    with pytest.raises(CheckpointError, match="sidecar .* is corrupt"):
+    with pytest.raises(CheckpointError, match=r"sidecar .* is corrupt"):
         load_checkpoint(tmp_path / "d")

@@ -108,7 +108,9 @@ def cmd_list(args: argparse.Namespace) -> int:
 def _split_config(args: argparse.Namespace, file_cfg: dict[str, Any]) -> Any:
     from unlearnkit.data.splits import SplitConfig
 
-    return _build(SplitConfig, args, _seeded(args, file_cfg.get("split", {})), aliases=SPLIT_ALIASES)
+    return _build(
+        SplitConfig, args, _seeded(args, file_cfg.get("split", {})), aliases=SPLIT_ALIASES
+    )
 
 
 def _load_split_and_data(args: argparse.Namespace, file_cfg: dict[str, Any]) -> tuple[Any, Any]:
@@ -274,8 +276,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 # -- parser -----------------------------------------------------------------------------------
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--seed", type=int, help="one seed for the split, the training recipe and "
-                   "every method (the specific --split-seed/--train-seed/--<method>-seed win)")
+    p.add_argument(
+        "--seed",
+        type=int,
+        help="one seed for the split, the training recipe and "
+        "every method (the specific --split-seed/--train-seed/--<method>-seed win)",
+    )
     p.add_argument(
         "--config",
         metavar="TOML",

@@ -184,11 +184,12 @@ class ExperimentResult:
 
     def markdown(self) -> str:
         cfg = self.config
+        sizes = ", ".join(f"{k} {v}" for k, v in self.split.summary().items())
         lines = [
             "# unlearnkit results",
             "",
             f"- dataset: `{cfg['split']['dataset']}`, scenario `{cfg['split']['scenario']}`, "
-            f"split {self.split.sha256[:12]} ({', '.join(f'{k} {v}' for k, v in self.split.summary().items())})",
+            f"split {self.split.sha256[:12]} ({sizes})",
             f"- model: `{cfg['model']['name']}`; original train accuracy "
             f"{100 * self.outcomes['original'].get('train_acc', float('nan')):.2f}%",
             f"- total wall time {self.wall_time:.1f} s; unlearnkit {unlearnkit.__version__}",

@@ -11,14 +11,17 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 from sklearn.metrics import roc_auc_score
 
 from tests.conftest import CPU, TINY_MODEL
 from unlearnkit.attacks import attack_summary, ulira_scores
 from unlearnkit.attacks.runner import (
+    _auc_ranks,
     _loo_ulira,
     class_prototypes,
     cosine_to_prototype,
+    model_bootstrap_auc,
     per_example_auc,
     run_neurips,
     run_ulira,
@@ -35,6 +38,16 @@ SPLIT = SplitConfig(
     train_size=300, seed=0,
 )  # fmt: skip
 FINETUNE = {"epochs": 1}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """Tiny models train ~50× faster single-threaded on a loaded 2-core machine (OpenMP
+    threads spin against each other); the previous setting is restored afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
@@ -138,6 +151,7 @@ def test_ulira_end_to_end(small, cache):
         arrays["loo_member_scores"].ravel(), arrays["loo_nonmember_scores"].ravel()
     )
     assert summary["auc"] == res["auc"]
+    assert 0 <= res["auc_ci95_low"] <= res["auc_ci95_high"] <= 1
     with pytest.raises(ConfigError, match="K ≥ 6"):
         run_ulira("original", None, data, split, TINY_MODEL, RECIPE, 4, CPU, cache_dir=cache)
     with pytest.raises(ConfigError, match="N ≥ 3"):
@@ -168,6 +182,18 @@ def test_per_example_auc_matches_sklearn():
     for i in range(4):
         want = roc_auc_score(np.r_[np.ones(5), np.zeros(6)], np.r_[m[i], o[i]])
         assert got[i] == pytest.approx(want)
+
+
+def test_model_bootstrap_interval_of_the_pooled_auc():
+    rng = np.random.default_rng(2)
+    mem = rng.normal(0.5, 1.0, (20, 8)) + rng.normal(0, 1.0, 8)  # a per-model shift
+    non = np.round(rng.normal(0.0, 1.0, (20, 8)), 1)
+    point = roc_auc_score(np.r_[np.ones(160), np.zeros(160)], np.r_[mem.ravel(), non.ravel()])
+    assert _auc_ranks(mem.ravel(), non.ravel()) == pytest.approx(point)
+    lo, hi = model_bootstrap_auc(mem, non, n_boot=300)
+    assert lo < point < hi and (lo, hi) == model_bootstrap_auc(mem, non, n_boot=300)
+    same = np.repeat(mem[:, :1], 8, axis=1)  # identical models: nothing to resample
+    assert model_bootstrap_auc(same, same, n_boot=50) == (0.5, 0.5)
 
 
 def test_cosine_to_class_prototype_by_hand():

@@ -157,8 +157,10 @@ def write_results(out, train_acc=0.95):
                 emb = out / "embeddings" / f"g{seed}_{method}.npz"
                 np.savez(
                     emb,
-                    **{f"{p}_emb": rng.normal(size=(30, 8)) + (p == "forget") * shift for p in
-                       ("forget", "val", "test")},
+                    **{
+                        f"{p}_emb": rng.normal(size=(30, 8)) + (p == "forget") * shift
+                        for p in ("forget", "val", "test")
+                    },
                     **{f"{p}_labels": np.full(30, 3) for p in ("forget", "val", "test")},
                 )
                 row["files"]["embeddings"] = f"embeddings/g{seed}_{method}.npz"

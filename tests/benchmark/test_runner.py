@@ -196,3 +196,13 @@ def test_results_file_ignores_and_repairs_partial_line(tmp_path):
     rf.append({"run_id": "c", "status": "ok"})
     assert [r["run_id"] for r in rf.load()] == ["a", "b", "c"]
     assert rf.path.read_bytes().endswith(b"\n")
+
+
+@pytest.mark.parametrize("name", ["digits-smoke", "fashion-mnist", "cifar10-resnet18"])
+def test_shipped_configs_resolve(name):
+    root = Path(__file__).resolve().parents[2]
+    plan = load_plan(load_sections(str(root / "configs" / f"{name}.toml")))
+    from unlearnkit.methods import method_names
+
+    assert set(plan.methods) == set(method_names())  # every registered method, listed explicitly
+    assert plan.n_runs() == len(plan.entries) * len(plan.config.seeds) * len(method_names())

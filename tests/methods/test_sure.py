@@ -73,7 +73,7 @@ def run(marked, **cfg):
 
 def test_sure_erases_a_separable_marker(marked):
     data, model, _ = marked
-    method, out = run(marked, domain_weight=1.0, lr=0.005)
+    _, out = run(marked, domain_weight=1.0, lr=0.005)
     warm = out.info["disc_warmup_heldout_acc"]
     assert max(warm) > 0.9, "the warmed-up discriminator must see the marker"
     final = out.history[-1]["disc_heldout_acc"]

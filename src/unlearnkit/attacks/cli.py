@@ -70,9 +70,7 @@ def add_parser(subparsers: Any) -> None:
         default=DEFAULT_POOL,
         help=f"neurips: models per side N (≥ 3; default {DEFAULT_POOL})",
     )
-    p.add_argument(
-        "--out", default="runs/attack", help="output folder (default: runs/attack)"
-    )
+    p.add_argument("--out", default="runs/attack", help="output folder (default: runs/attack)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     p.add_argument("--data-dir", help="folder with dataset files")
     p.add_argument(
@@ -233,7 +231,7 @@ def cmd_attack(args: argparse.Namespace) -> int:
     }
     atomic_write_text(out / f"{args.attack}.json", json.dumps(payload, indent=2, default=str))
     buf = io.BytesIO()
-    np.savez_compressed(buf, **arrays)
+    np.savez_compressed(buf, **arrays)  # type: ignore[arg-type]  # (allow_pickle overload)
     _atomic_bytes(out / f"{args.attack}_scores.npz", buf.getvalue())
     split.save(out / "split.json")
     print(_table(args.attack, results))

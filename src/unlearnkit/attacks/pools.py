@@ -153,9 +153,7 @@ class ModelPool:
         self.train_fn: TrainFn = train_fn if train_fn is not None else train_fresh
         self.device = torch.device(device)
         self.show_progress = show_progress
-        self.key = pool_key(
-            kind, split, model_cfg, train_cfg, self.seed_base, self.retain_fraction
-        )
+        self.key = pool_key(kind, split, model_cfg, train_cfg, self.seed_base, self.retain_fraction)
         self.path = Path(root) / f"{split.config.dataset}-{kind}-{self.key}"
         self.trained_count = 0
         self._index: dict[str, Any] = self._read_index()

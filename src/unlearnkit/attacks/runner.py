@@ -61,6 +61,8 @@ __all__ = [
     "class_prototypes",
     "cosine_to_prototype",
     "forget_statistics",
+    "model_bootstrap_auc",
+    "per_example_auc",
     "run_neurips",
     "run_ulira",
 ]
@@ -505,6 +507,40 @@ def _loo_ulira(
     return mem, non
 
 
+def _auc_ranks(mem: np.ndarray, non: np.ndarray) -> float:
+    """AUC by the Mann–Whitney rank formula (ties count one half); equals sklearn's."""
+    from scipy.stats import rankdata
+
+    ranks = rankdata(np.concatenate([mem, non]))
+    n1, n0 = mem.size, non.size
+    return float((ranks[:n1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def model_bootstrap_auc(
+    mem: np.ndarray,
+    non: np.ndarray,
+    *,
+    n_boot: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile interval of the pooled AUC, resampling **models** (columns) with replacement.
+
+    All forget examples of one model move together, so the model, not the (model, example)
+    pair, is the independent unit; resampling pairs would give far too narrow an interval.
+    ``mem`` is ``(n, K_in)`` and ``non`` is ``(n, K_out)``.
+    """
+    rng = np.random.default_rng(seed)
+    k_in, k_out = mem.shape[1], non.shape[1]
+    aucs = np.empty(n_boot)
+    for b in range(n_boot):
+        ci = rng.integers(0, k_in, k_in)
+        co = rng.integers(0, k_out, k_out)
+        aucs[b] = _auc_ranks(mem[:, ci].ravel(), non[:, co].ravel())
+    lo, hi = np.quantile(aucs, [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)
+
+
 def _ulira_block(
     prefix: str,
     u: np.ndarray,
@@ -524,6 +560,8 @@ def _ulira_block(
     ex_auc = per_example_auc(mem, non)
     scalars: dict[str, Any] = {f"{prefix}{k}": _py(v) for k, v in summary.items()}
     scalars.update({f"{prefix}target_{k}": _py(v) for k, v in t_summary.items()})
+    lo, hi = model_bootstrap_auc(mem, non)
+    scalars[f"{prefix}auc_ci95_low"], scalars[f"{prefix}auc_ci95_high"] = lo, hi
     scalars[f"{prefix}per_example_auc_mean"] = float(ex_auc.mean())
     scalars[f"{prefix}frac_examples_auc_ge_0_9"] = float(np.mean(ex_auc >= 0.9))
     arrays = {
@@ -564,8 +602,10 @@ def run_ulira(
     ``balanced_accuracy``, ``tpr_at_1pct_fpr``, …) come from leave-one-out over the pool: every
     pool model is the target once, against fits on the other K − 1 models, and the scores of
     all targets on all forget examples are pooled (members: the ``ceil(K/2)`` unlearned
-    in-models; non-members: the out-models). ``target_*`` keys score the method's model
-    unlearned from the real original (members) against a real retrain (non-members).
+    in-models; non-members: the out-models); ``auc_ci95_low/high`` is a 95% interval from
+    resampling the pool models (:func:`model_bootstrap_auc`). ``target_*`` keys score the
+    method's model unlearned from the real original (members) against a real retrain
+    (non-members).
     ``global_variance`` defaults to ``K < 64`` (as LiRA recommends for few shadow models).
     The same on the embedding statistic gives the ``emb_*`` keys.
 
@@ -612,7 +652,9 @@ def run_ulira(
         shadow_data = dataclasses.replace(
             setup.data, retain=setup.data.retain.subset(pool.retain_rows(i))
         )
-        model, wall = _unlearn(method_name, _seeded(cfg, i), pool.load(i, setup.device), shadow_data, setup)
+        model, wall = _unlearn(
+            method_name, _seeded(cfg, i), pool.load(i, setup.device), shadow_data, setup
+        )
         method_wall += wall
         in_stats.append(setup.compute(model))
     target_model, target_wall = _unlearn(method_name, cfg, setup.get_original(), setup.data, setup)

@@ -19,6 +19,7 @@ its rank), the mean rank over the Avg. Gap metrics, and the runtime relative to 
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -178,10 +179,8 @@ def _aggregate_setting(s: dict[str, Any]) -> dict[str, Any]:
         for m, g in ev.gaps().items():
             for k, v in g.items():
                 gaps[m].setdefault(k, []).append(v)
-            try:
+            with contextlib.suppress(EvaluationError):  # no Avg. Gap metric for this model
                 avg[m][seed] = ev.avg_gap(m)
-            except EvaluationError:
-                pass
         ref_time = metrics["retrain"].get("wall_time")
         for m in metrics:
             t = metrics[m].get("wall_time")
@@ -202,7 +201,11 @@ def _aggregate_setting(s: dict[str, Any]) -> dict[str, Any]:
     all_keys = dict.fromkeys(k for m in competitors for k in out_metrics[m])
     for k in all_keys:
         ranks = _ranks(
-            {m: out_metrics[m][k].get("gap_mean", math.nan) for m in competitors if k in out_metrics[m]}
+            {
+                m: out_metrics[m][k].get("gap_mean", math.nan)
+                for m in competitors
+                if k in out_metrics[m]
+            }
         )
         for m, r in ranks.items():
             out_metrics[m][k]["rank"] = r
@@ -211,7 +214,9 @@ def _aggregate_setting(s: dict[str, Any]) -> dict[str, Any]:
         out_avg[m]["rank"] = r
     mean_rank = {}
     for m in competitors:
-        rs = [out_metrics[m][k]["rank"] for k in AVG_GAP_KEYS if "rank" in out_metrics[m].get(k, {})]
+        rs = [
+            out_metrics[m][k]["rank"] for k in AVG_GAP_KEYS if "rank" in out_metrics[m].get(k, {})
+        ]
         mean_rank[m] = float(np.mean(rs)) if rs else math.nan
     acc = list(train_acc.values())
     return {
@@ -251,7 +256,10 @@ def _num(v: Any, spec: str = ".2f") -> str:
 
 def _render(header: list[str], body: list[list[str]], markdown: bool) -> str:
     if markdown:
-        lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
+        lines = [
+            "| " + " | ".join(header) + " |",
+            "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|",
+        ]
         lines += ["| " + " | ".join(r) + " |" for r in body]
         return "\n".join(lines) + "\n"
     widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
@@ -261,7 +269,9 @@ def _render(header: list[str], body: list[list[str]], markdown: bool) -> str:
             c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))
         ).rstrip()
 
-    return "\n".join([fmt(header), "  ".join("-" * w for w in widths)] + [fmt(r) for r in body]) + "\n"
+    return (
+        "\n".join([fmt(header), "  ".join("-" * w for w in widths)] + [fmt(r) for r in body]) + "\n"
+    )
 
 
 def summary_table(setting: Mapping[str, Any], *, markdown: bool = False) -> str:

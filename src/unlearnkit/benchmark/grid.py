@@ -289,9 +289,7 @@ def load_plan(
         get_dataset_spec(str(table["dataset"]))  # unknown dataset: clear error now
         split = SplitConfig.from_dict(table)
         defaults = recipe_defaults(split.dataset)
-        model = ModelConfig.from_dict(
-            {**defaults.get("model", {}), **shared_model, **own_model}
-        )
+        model = ModelConfig.from_dict({**defaults.get("model", {}), **shared_model, **own_model})
         train = TrainConfig.from_dict({**defaults.get("train", {}), **shared_train, **own_train})
         entries.append(GridEntry(split, model, train))
 

@@ -98,6 +98,7 @@ CAPTIONS: dict[str, str] = {
 }
 
 _FIXED_COLORS = {"original": "tab:red", "retrain": "black", "sure": "tab:blue"}
+REFERENCES = ("original", "retrain")
 _PALETTE = [
     "tab:orange",
     "tab:green",
@@ -106,16 +107,25 @@ _PALETTE = [
     "tab:pink",
     "tab:olive",
     "tab:cyan",
-    "goldenrod",
-    "slateblue",
-    "teal",
-    "crimson",
-    "darkkhaki",
+    "tab:gray",
+    "gold",
+    "navy",
+    "lime",
+    "darkred",
 ]
+_MARKERS = ["o", "D", "v", "^", "P", "X", "<", ">", "h", "p", "d", "*"]
 
 
 class ReportError(UnlearnkitError):
     """The folder holds no benchmark results to report on."""
+
+
+def _markers(methods: Sequence[str]) -> dict[str, str]:
+    others = [m for m in methods if m not in _FIXED_COLORS]
+    return {
+        **{m: "s" for m in _FIXED_COLORS},
+        **{m: _MARKERS[i % len(_MARKERS)] for i, m in enumerate(others)},
+    }
 
 
 def _colors(methods: Sequence[str]) -> dict[str, str]:
@@ -149,7 +159,9 @@ def _save(fig: Any, path: Path) -> None:
 
 
 def _no_data(ax: Any, text: str) -> None:
-    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="0.4", wrap=True)
+    ax.text(
+        0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="0.4", wrap=True
+    )
     ax.set_xticks([])
     ax.set_yticks([])
 
@@ -166,10 +178,10 @@ def _emb_attack_key(settings: Sequence[Mapping[str, Any]]) -> str | None:
 
 
 def _fig_tradeoff(settings: Sequence[Mapping[str, Any]], path: Path) -> None:
-    fig, axes = _new_figure(len(settings), 2, 11, 3.8)
+    fig, axes = _new_figure(len(settings), 2, 12, 3.9)
     emb_key = _emb_attack_key(settings)
     for row, s in enumerate(settings):
-        colors = _colors(s["methods"])
+        colors, markers = _colors(s["methods"]), _markers(s["methods"])
         for col, key in enumerate(["forget_acc", emb_key]):
             ax = axes[row][col]
             ref = s["metrics"].get("retrain", {}).get("test_acc", {})
@@ -194,13 +206,24 @@ def _fig_tradeoff(settings: Sequence[Mapping[str, Any]], path: Path) -> None:
                     y,
                     xerr=None if xerr is None else 100 * xerr,
                     yerr=None if yerr is None else 100 * yerr,
-                    fmt="s" if m in ("original", "retrain") else "o",
+                    fmt=markers[m],
                     color=colors[m],
-                    ms=7,
+                    ms=8 if m in _FIXED_COLORS else 6,
                     capsize=3,
+                    alpha=0.9,
                     label=m,
+                    zorder=3 if m in _FIXED_COLORS else 2,
                 )
-                ax.annotate(m, (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
+                if m in _FIXED_COLORS:  # the three reference points are named in place
+                    ax.annotate(
+                        m,
+                        (x, y),
+                        textcoords="offset points",
+                        xytext=(6, -12),
+                        fontsize=8,
+                        fontweight="bold",
+                        color=colors[m],
+                    )
             if _finite(ref.get("mean")):
                 ax.axhline(100 * ref["mean"], color="0.5", ls=":", lw=1)
             ax.axvline(0, color="0.8", lw=1)
@@ -209,6 +232,8 @@ def _fig_tradeoff(settings: Sequence[Mapping[str, Any]], path: Path) -> None:
             ax.set_ylabel("test accuracy (%)  ↑ better")
             ax.set_title(f"{s['label']}\nvs {label} gap", fontsize=9)
             ax.grid(alpha=0.3)
+            if col == 1:
+                ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     _save(fig, path)
 
 
@@ -220,9 +245,7 @@ def _first_seed_rows(rows: Sequence[Mapping[str, Any]], setting: Mapping[str, An
     return {
         r["method"]: r
         for r in rows
-        if r.get("status") == "ok"
-        and r.get("seed") == first
-        and _matches(r, setting)
+        if r.get("status") == "ok" and r.get("seed") == first and _matches(r, setting)
     }
 
 
@@ -230,7 +253,8 @@ def _matches(row: Mapping[str, Any], setting: Mapping[str, Any]) -> bool:
     split = {k: v for k, v in (row.get("split") or {}).items() if k != "seed"}
     train = {k: v for k, v in (row.get("train") or {}).items() if k != "seed"}
     return (
-        split == setting["split"] and row.get("model") == setting["model"]
+        split == setting["split"]
+        and row.get("model") == setting["model"]
         and train == setting["train"]
     )
 
@@ -249,56 +273,70 @@ def _load_npz(out: Path, row: Mapping[str, Any], kind: str) -> dict[str, np.ndar
         return None
 
 
-def _fig_roc(out: Path, rows: Sequence[Mapping[str, Any]], settings: Sequence[Mapping], path: Path) -> None:
-    fig, axes = _new_figure(len(settings), 2, 11, 4.2)
-    for r, s in enumerate(settings):
-        colors = _colors(s["methods"])
+ROC_COLS = 4
+
+
+def _fig_roc(
+    out: Path, rows: Sequence[Mapping[str, Any]], settings: Sequence[Mapping[str, Any]], path: Path
+) -> None:
+    """Small multiples: one panel per method, each with retrain's and the original's curves."""
+    per_setting = []
+    for s in settings:
         by_method = _first_seed_rows(rows, s)
-        curves = []
+        curves: dict[str, tuple[np.ndarray, np.ndarray, float]] = {}
         for m in s["methods"]:
-            if m not in by_method:
-                continue
-            z = _load_npz(out, by_method[m], "scores")
+            z = _load_npz(out, by_method[m], "scores") if m in by_method else None
             if z is None or len(z["forget_loss"]) == 0 or len(z["test_loss"]) == 0:
                 continue
             fpr, tpr, _ = roc_points(-z["forget_loss"], -z["test_loss"])
-            auc = roc_auc(-z["forget_loss"], -z["test_loss"])
-            curves.append((m, fpr, tpr, auc, len(z["test_loss"])))
-        for c in range(2):
-            ax = axes[r][c]
-            if not curves:
-                _no_data(ax, "no stored attack scores (save_scores = false?)")
+            curves[m] = (fpr, tpr, roc_auc(-z["forget_loss"], -z["test_loss"]))
+        panels = [m for m in s["methods"] if m in curves and m not in REFERENCES] or [None]
+        per_setting.append((s, curves, panels))
+    n_rows = sum(math.ceil(len(p) / ROC_COLS) for *_, p in per_setting)
+    fig, axes = _new_figure(n_rows, ROC_COLS, 13, 3.2)
+    r0 = 0
+    for s, curves, panels in per_setting:
+        colors = _colors(s["methods"])
+        n = math.ceil(len(panels) / ROC_COLS)
+        for i in range(n * ROC_COLS):
+            ax = axes[r0 + i // ROC_COLS][i % ROC_COLS]
+            if i >= len(panels):
+                ax.set_axis_off()
                 continue
-            for m, fpr, tpr, auc, n_neg in curves:
-                style = {
-                    "original": {"ls": "--", "lw": 2.0},
-                    "retrain": {"ls": "-", "lw": 2.4},
-                    "sure": {"ls": "-", "lw": 2.0},
-                }.get(m, {"ls": "-", "lw": 1.0, "alpha": 0.7})
-                if c == 0:
-                    ax.plot(fpr, tpr, color=colors[m], label=f"{m} (AUC {auc:.3f})", **style)
-                else:
-                    floor = 1.0 / max(n_neg, 1)
+            m = panels[i]
+            if m is None:
+                _no_data(ax, "no stored attack scores (save_scores = false?)")
+                ax.set_title(s["label"], fontsize=8)
+                continue
+            ax.plot([0, 1], [0, 1], color="0.75", lw=1, ls=":")
+            for name, style in (
+                ("original", {"ls": "--", "lw": 1.4}),
+                ("retrain", {"ls": "-", "lw": 1.6}),
+                (m, {"ls": "-", "lw": 2.2}),
+            ):
+                if name in curves:
+                    fpr, tpr, auc = curves[name]
                     ax.plot(
-                        np.clip(fpr, floor, 1), np.clip(tpr, floor, 1), color=colors[m], **style
+                        fpr,
+                        tpr,
+                        color=colors[name],
+                        label=f"{name} ({auc:.3f})",
+                        drawstyle="steps-post",
+                        **style,
                     )
-            if c == 0:
-                ax.plot([0, 1], [0, 1], color="0.7", lw=1, ls=":")
-                ax.set_xlim(0, 1)
-                ax.set_ylim(0, 1)
-                ax.legend(fontsize=7, loc="lower right")
-                ax.set_title(f"{s['label']}, seed {s['seeds'][0]}", fontsize=9)
-            else:
-                lo = 1.0 / max(max(n for *_, n in curves), 1)
-                ax.plot([lo, 1], [lo, 1], color="0.7", lw=1, ls=":")
-                ax.set_xscale("log")
-                ax.set_yscale("log")
-                ax.set_xlim(lo, 1)
-                ax.set_ylim(lo, 1)
-                ax.set_title("log-log (low-FPR regime)", fontsize=9)
-            ax.set_xlabel("false positive rate (test flagged as member)")
-            ax.set_ylabel("true positive rate (forget flagged)")
+            ax.set_xlim(0, 1)
+            ax.set_ylim(0, 1)
+            ax.set_aspect("equal")
+            ax.legend(fontsize=6.5, loc="lower right", title="AUC", title_fontsize=6.5)
+            title = m if i else f"{s['label']}, seed {s['seeds'][0]}\n{m}"
+            ax.set_title(title, fontsize=8)
+            if i % ROC_COLS == 0:
+                ax.set_ylabel("TPR (forget flagged)", fontsize=8)
+            if i + ROC_COLS >= len(panels):
+                ax.set_xlabel("FPR (test flagged)", fontsize=8)
+            ax.tick_params(labelsize=7)
             ax.grid(alpha=0.3)
+        r0 += n
     _save(fig, path)
 
 
@@ -311,7 +349,9 @@ def _pca_models(methods: Sequence[str]) -> list[str]:
     return cols
 
 
-def _fig_pca(out: Path, rows: Sequence[Mapping[str, Any]], settings: Sequence[Mapping], path: Path) -> None:
+def _fig_pca(
+    out: Path, rows: Sequence[Mapping[str, Any]], settings: Sequence[Mapping], path: Path
+) -> None:
     from sklearn.decomposition import PCA
 
     fig, axes = _new_figure(len(settings), 3, 13, 4.0)
@@ -329,7 +369,11 @@ def _fig_pca(out: Path, rows: Sequence[Mapping[str, Any]], settings: Sequence[Ma
                 _no_data(ax, f"{m}: no stored embeddings")
                 ax.set_title(m, fontsize=9)
                 continue
-            parts = [("test", "0.55", "x", 14), ("val", "tab:blue", "^", 14), ("forget", "tab:red", "o", 12)]
+            parts = [
+                ("test", "0.55", "x", 14),
+                ("val", "tab:blue", "^", 14),
+                ("forget", "tab:red", "o", 12),
+            ]
             stacked = np.concatenate([z[f"{p}_emb"] for p, *_ in parts if len(z[f"{p}_emb"])])
             if stacked.shape[0] < 2 or stacked.shape[1] < 2:
                 _no_data(ax, f"{m}: too few embeddings for PCA")
@@ -341,8 +385,14 @@ def _fig_pca(out: Path, rows: Sequence[Mapping[str, Any]], settings: Sequence[Ma
                     continue
                 xy = pca.transform(e)
                 ax.scatter(
-                    xy[:, 0], xy[:, 1], s=size, c=color, marker=marker, alpha=0.6,
-                    linewidths=0.8, label=f"{p} ({len(e)})",
+                    xy[:, 0],
+                    xy[:, 1],
+                    s=size,
+                    c=color,
+                    marker=marker,
+                    alpha=0.6,
+                    linewidths=0.8,
+                    label=f"{p} ({len(e)})",
                 )
             ev = pca.explained_variance_ratio_
             ax.set_title(f"{m} — {s['label']}", fontsize=9)
@@ -354,17 +404,20 @@ def _fig_pca(out: Path, rows: Sequence[Mapping[str, Any]], settings: Sequence[Ma
 
 
 def _fig_sure(rows: Sequence[Mapping[str, Any]], settings: Sequence[Mapping], path: Path) -> None:
+    from matplotlib.ticker import MaxNLocator
+
     fig, axes = _new_figure(len(settings), 1, 8, 3.6)
     series = [
-        ("disc_heldout_acc", "tab:purple", "-"),
-        ("disc_train_acc", "tab:purple", ":"),
-        ("forget_acc", "tab:red", "-"),
-        ("retain_acc", "tab:green", "-"),
+        ("disc_heldout_acc", "tab:purple", "-", "o"),
+        ("disc_train_acc", "tab:purple", ":", "."),
+        ("retain_acc", "tab:green", "-", "s"),
+        ("forget_acc", "tab:red", "--", "^"),
     ]
     for r, s in enumerate(settings):
         ax = axes[r][0]
         sure_rows = [
-            x for x in rows
+            x
+            for x in rows
             if x.get("status") == "ok" and x.get("method") == "sure" and _matches(x, s)
         ]
         hist = [x for x in sure_rows if x.get("history")]
@@ -375,20 +428,27 @@ def _fig_sure(rows: Sequence[Mapping[str, Any]], settings: Sequence[Mapping], pa
         for i, x in enumerate(hist):
             h = x["history"]
             epochs = [e.get("epoch", j + 1) for j, e in enumerate(h)]
-            for key, color, ls in series:
+            for key, color, ls, marker in series:
                 ys = [e.get(key) for e in h]
                 if not any(_finite(y) for y in ys):
                     continue
                 ys = [y if _finite(y) else np.nan for y in ys]
                 ax.plot(
-                    epochs, ys, color=color, ls=ls, marker="o", ms=3, alpha=0.9 if i == 0 else 0.4,
+                    epochs,
+                    ys,
+                    color=color,
+                    ls=ls,
+                    marker=marker,
+                    ms=4,
+                    alpha=0.9 if i == 0 else 0.4,
                     label=key if i == 0 else None,
                 )
         ref = s["metrics"].get("retrain", {}).get("forget_acc", {}).get("mean")
         if _finite(ref):
             ax.axhline(ref, color="tab:red", ls=":", lw=1.2, label="retrain forget_acc")
         ax.axhline(0.5, color="0.6", lw=1, label="chance")
-        ax.set_ylim(-0.02, 1.02)
+        ax.set_ylim(-0.02, 1.04)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch")
         ax.set_ylabel("accuracy")
         ax.set_title(f"SURE — {s['label']} ({len(hist)} seed(s))", fontsize=9)
@@ -398,27 +458,37 @@ def _fig_sure(rows: Sequence[Mapping[str, Any]], settings: Sequence[Mapping], pa
 
 
 def _fig_runtime(settings: Sequence[Mapping[str, Any]], path: Path) -> None:
-    fig, axes = _new_figure(len(settings), 1, 8, 3.4)
+    most = max(len(s["methods"]) for s in settings)
+    fig, axes = _new_figure(len(settings), 1, 8, 1.0 + 0.28 * most)
     for r, s in enumerate(settings):
         ax = axes[r][0]
         colors = _colors(s["methods"])
-        ms = [
-            m for m in s["methods"]
-            if m != "original" and _finite(s["runtime_rel"][m]["mean"])
-        ]
+        ms = [m for m in s["methods"] if m != "original" and _finite(s["runtime_rel"][m]["mean"])]
         if not ms:
             _no_data(ax, "no wall times")
             continue
         means = [s["runtime_rel"][m]["mean"] for m in ms]
-        stds = [s["runtime_rel"][m]["std"] if _finite(s["runtime_rel"][m]["std"]) else 0 for m in ms]
+        stds = [
+            s["runtime_rel"][m]["std"] if _finite(s["runtime_rel"][m]["std"]) else 0 for m in ms
+        ]
         y = np.arange(len(ms))
-        ax.barh(y, means, xerr=stds, color=[colors[m] for m in ms], alpha=0.85, capsize=3)
+        ax.barh(
+            y,
+            means,
+            xerr=stds if any(v > 0 for v in stds) else None,
+            color=[colors[m] for m in ms],
+            alpha=0.85,
+            capsize=3,
+        )
         ax.set_yticks(y, ms)
         ax.invert_yaxis()
         ax.axvline(1.0, color="black", ls=":", lw=1)
         positive = [v for v in means if v > 0]
         if positive and max(positive) / min(positive) > 50:
             ax.set_xscale("log")
+            ax.set_xlim(min(positive) / 2, max(means) * 3)
+        else:
+            ax.set_xlim(0, max(max(means), 1.0) * 1.15)
         for yi, m in zip(y, ms):
             secs = s["metrics"][m].get("wall_time", {}).get("mean")
             if _finite(secs):
@@ -449,7 +519,11 @@ def _table_html(md: str) -> str:
         return ""
     cells = [[c.strip() for c in ln.strip().strip("|").split(" | ")] for ln in lines]
     head, body = cells[0], cells[2:]
-    out = ["<table>", "<thead><tr>" + "".join(f"<th>{_inline_html(c)}</th>" for c in head) + "</tr></thead>", "<tbody>"]
+    out = [
+        "<table>",
+        "<thead><tr>" + "".join(f"<th>{_inline_html(c)}</th>" for c in head) + "</tr></thead>",
+        "<tbody>",
+    ]
     for row in body:
         out.append("<tr>" + "".join(f"<td>{_inline_html(c)}</td>" for c in row) + "</tr>")
     out.append("</tbody></table>")
@@ -477,8 +551,8 @@ def _render_md(blocks: Sequence[Block]) -> str:
 
 
 _CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1200px;margin:2em auto;
-padding:0 1em;color:#222;line-height:1.45}
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1200px;
+margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
 table{border-collapse:collapse;margin:1em 0;font-size:.85em;display:block;overflow-x:auto}
 th,td{border:1px solid #ccc;padding:.25em .5em;text-align:right;white-space:nowrap}
 th:first-child,td:first-child{text-align:left}
@@ -504,7 +578,7 @@ def _render_html(blocks: Sequence[Block], title: str, out: Path) -> str:
             parts.append(f"<p{cls}>{_inline_html(b[1])}</p>")
         elif kind == "ul":
             items = "".join(
-                f'<li{" class=warn" if "below 99%" in i else ""}>{_inline_html(i)}</li>'
+                f"<li{' class=warn' if 'below 99%' in i else ''}>{_inline_html(i)}</li>"
                 for i in b[1]
             )
             parts.append(f"<ul>{items}</ul>")
@@ -527,17 +601,13 @@ def _fmt_pct(v: Any) -> str:
     return f"{100 * v:.2f}%" if _finite(v) else "—"
 
 
-def build_report(
-    out_dir: str | Path, *, title: str | None = None
-) -> dict[str, Path]:
+def build_report(out_dir: str | Path, *, title: str | None = None) -> dict[str, Path]:
     """Write ``report.md``, ``report.html``, ``summary.json`` and ``figures/*.png`` into
     ``out_dir`` (a benchmark folder) and return their paths."""
     out = Path(out_dir)
     results = out / RESULTS_FILE
     if not results.is_file():
-        raise ReportError(
-            f"{results} not found: pass the --out folder of `unlearnkit benchmark`"
-        )
+        raise ReportError(f"{results} not found: pass the --out folder of `unlearnkit benchmark`")
     rows = latest_rows(ResultsFile(results).load())
     if not rows:
         raise ReportError(f"{results} has no complete rows yet; nothing to report")
@@ -629,9 +699,7 @@ def build_report(
     failed = [(s["label"], f) for s in agg["settings"] for f in s["failed"]]
     if failed:
         blocks.append(("h", 2, "Failed runs"))
-        blocks.append(
-            ("p", "Rerun the same `unlearnkit benchmark` command to retry them.")
-        )
+        blocks.append(("p", "Rerun the same `unlearnkit benchmark` command to retry them."))
         lines = ["| setting | seed | method | error |", "|---|---:|---|---|"]
         for label, f in failed:
             err = str(f["error"]).replace("|", "/").replace("\n", " ")

@@ -345,7 +345,9 @@ class _Runner:
             )
         notes = list(dict.fromkeys(str(w.message) for w in caught))
         if out.subsampled:
-            notes += [f"{p} evaluated on {u} of {t} examples" for p, (u, t) in out.subsampled.items()]
+            notes += [
+                f"{p} evaluated on {u} of {t} examples" for p, (u, t) in out.subsampled.items()
+            ]
         cfg = self.eval_cfg
         if cfg.relearn and st.relearn_target is not None:
             r = relearn_time(
@@ -407,9 +409,7 @@ class _Runner:
         split = make_split(ds, group.split)
         data = unlearning_data(ds, split, augment=group.train.augment)
         kw = {"device": self.device, "cache_dir": self.cache, "show_progress": self.show}
-        original, orig_rec = obtain_model(
-            "original", split, data, group.model, group.train, **kw
-        )
+        original, orig_rec = obtain_model("original", split, data, group.model, group.train, **kw)
         retrained, re_rec = obtain_model("retrain", split, data, group.model, group.train, **kw)
         outputs = {
             "retrain": self.collect(retrained, data, "retrain"),
@@ -450,7 +450,10 @@ class _Runner:
         elif run.method == "retrain":
             model = st.models["retrain"]
             out = st.outputs["retrain"]
-            wall, history = float(st.re_rec.get("wall_time", math.nan)), st.re_rec.get("history", [])
+            wall, history = (
+                float(st.re_rec.get("wall_time", math.nan)),
+                st.re_rec.get("history", []),
+            )
             info = {"cached": st.re_rec.get("cached")}
         else:
             frozen = copy.deepcopy(st.models["original"]).eval()

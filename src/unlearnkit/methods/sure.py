@@ -105,7 +105,7 @@ class SureConfig(LoopConfig):
         "kept out of the steps to measure the discriminator",
     )
     stop_band: float = option(
-        0.0,
+        0.05,
         R + "early stop when held-out domain accuracy stays within "
         "0.5 ± stop_band (0 = off: run all epochs)",
     )
@@ -328,9 +328,7 @@ class Sure(UnlearningMethod):
         target = torch.cat([torch.ones(len(z_forget)), torch.zeros(len(z_val))]).to(z.device)
         return F.binary_cross_entropy_with_logits(self.disc(z), target)
 
-    def loss(
-        self, model: FeatureClassifier, batch: Batch
-    ) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(self, model: FeatureClassifier, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         """Feature-side loss ``CE(retain) + w·L_d(G_d(R(G_f(x))))``.
 
         Retain, forget and validation inputs go through the network in ONE forward pass, so

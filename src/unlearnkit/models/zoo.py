@@ -33,7 +33,8 @@ def _conv(cin: int, cout: int) -> nn.Sequential:
 
 class SmallCNN(FeatureClassifier):
     """Three conv blocks (3×3 conv → BatchNorm → ReLU; w, 2w, 4w channels; max-pool after
-    the first two when the input is at least 16 px) → global average pool → Linear → ReLU embedding → Linear head."""
+    the first two when the input is at least 16 px) → global average pool → Linear → ReLU
+    embedding → Linear head."""
 
     def __init__(self, in_ch: int, size: int, num_classes: int, width: int, embed_dim: int) -> None:
         super().__init__()
