@@ -8,7 +8,8 @@ Built from a benchmark folder alone (``results.jsonl`` and the side files ``scor
    embedding-attack gap ``|emb. logreg AUC − retrain's|``, one point per method, error bars =
    std over seeds;
 2. ``roc.png`` — ROC curves of the loss attack (forget = members vs test of the same
-   distribution = non-members), every model of the first seed, linear and log-log axes;
+   distribution = non-members), first seed, one panel per method with retrain's and the
+   original's curves;
 3. ``pca.png`` — 2-D PCA of forget, val and test embeddings (stored subsamples) of original,
    retrain and SURE;
 4. ``sure_curves.png`` — SURE's per-epoch discriminator accuracies and forget / retain accuracy;
@@ -71,10 +72,11 @@ CAPTIONS: dict[str, str] = {
     ),
     "roc": (
         "ROC curves of the loss attack (score −loss; members = forget, non-members = test "
-        "examples of the same distribution), first seed; left linear, right log-log. Good: the "
-        "method's curve lies on retrain's (black), away from the original's (red dashed) — not "
-        "on the diagonal, since retrain itself generalises to forget-like data for non-random "
-        "forget sets, and a curve below retrain's is over-forgetting (itself detectable)."
+        "examples of the same distribution), first seed, one panel per method with retrain's "
+        "(black) and the original's (red dashed) curves; legend: AUC. Good: the method's curve "
+        "lies on retrain's, away from the original's. The target is retrain's curve, not the "
+        "diagonal: for non-random forget sets retrain's own curve can differ from chance, and a "
+        "curve below retrain's means over-forgetting, which is itself detectable."
     ),
     "pca": (
         "2-D PCA of embeddings (a stored subsample, first seed): forget (red), held-out val "

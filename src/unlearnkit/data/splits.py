@@ -54,7 +54,7 @@ class SplitConfig(Config):
     val_size: float | None = option(
         None,
         "size of the held-out val pool (fraction of the pool or count); default: per dataset "
-        "(digits 30%, Fashion-MNIST/CIFAR 5000)",
+        "(digits 40%, Fashion-MNIST/CIFAR 5000)",
     )
     test_size: float | None = option(
         None,
