@@ -383,4 +383,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    # extensions register into the imported module, so run that one's main (not __main__'s)
+    from unlearnkit.cli import main as _main
+
+    sys.exit(_main())

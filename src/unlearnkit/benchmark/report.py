@@ -206,7 +206,8 @@ def _fig_tradeoff(settings: Sequence[Mapping[str, Any]], path: Path) -> None:
                 ax.errorbar(
                     x,
                     y,
-                    xerr=None if xerr is None else 100 * xerr,
+                    # a gap is ≥ 0: the lower error bar stops at 0
+                    xerr=None if xerr is None else [[min(100 * xerr, x)], [100 * xerr]],
                     yerr=None if yerr is None else 100 * yerr,
                     fmt=markers[m],
                     color=colors[m],
@@ -491,11 +492,16 @@ def _fig_runtime(settings: Sequence[Mapping[str, Any]], path: Path) -> None:
             ax.set_xlim(min(positive) / 2, max(means) * 3)
         else:
             ax.set_xlim(0, max(max(means), 1.0) * 1.15)
-        for yi, m in zip(y, ms):
+        for yi, m, mean, std in zip(y, ms, means, stds):
             secs = s["metrics"][m].get("wall_time", {}).get("mean")
             if _finite(secs):
                 ax.annotate(
-                    f" {secs:.1f} s", (s["runtime_rel"][m]["mean"], yi), va="center", fontsize=7
+                    f"{secs:.3g} s",
+                    (mean + std, yi),
+                    xytext=(4, 0),
+                    textcoords="offset points",
+                    va="center",
+                    fontsize=7,
                 )
         ax.set_xlabel("wall time / retrain's wall time  ← better")
         ax.set_title(s["label"], fontsize=9)
