@@ -21,8 +21,8 @@ from unlearnkit.attacks.runner import (
     _loo_ulira,
     class_prototypes,
     cosine_to_prototype,
-    model_bootstrap_auc,
     per_example_auc,
+    permutation_null_auc,
     run_neurips,
     run_ulira,
 )
@@ -151,7 +151,8 @@ def test_ulira_end_to_end(small, cache):
         arrays["loo_member_scores"].ravel(), arrays["loo_nonmember_scores"].ravel()
     )
     assert summary["auc"] == res["auc"]
-    assert 0 <= res["auc_ci95_low"] <= res["auc_ci95_high"] <= 1
+    assert 0 < res["auc_p_value"] <= 1 and 0 <= res["emb_auc_null_q95"] <= 1
+    assert res["n_perm"] == 200
     with pytest.raises(ConfigError, match="K ≥ 6"):
         run_ulira("original", None, data, split, TINY_MODEL, RECIPE, 4, CPU, cache_dir=cache)
     with pytest.raises(ConfigError, match="N ≥ 3"):
@@ -184,16 +185,19 @@ def test_per_example_auc_matches_sklearn():
         assert got[i] == pytest.approx(want)
 
 
-def test_model_bootstrap_interval_of_the_pooled_auc():
+def test_permutation_null_of_the_pooled_auc():
     rng = np.random.default_rng(2)
-    mem = rng.normal(0.5, 1.0, (20, 8)) + rng.normal(0, 1.0, 8)  # a per-model shift
+    mem = rng.normal(0.5, 1.0, (20, 8))
     non = np.round(rng.normal(0.0, 1.0, (20, 8)), 1)
     point = roc_auc_score(np.r_[np.ones(160), np.zeros(160)], np.r_[mem.ravel(), non.ravel()])
     assert _auc_ranks(mem.ravel(), non.ravel()) == pytest.approx(point)
-    lo, hi = model_bootstrap_auc(mem, non, n_boot=300)
-    assert lo < point < hi and (lo, hi) == model_bootstrap_auc(mem, non, n_boot=300)
-    same = np.repeat(mem[:, :1], 8, axis=1)  # identical models: nothing to resample
-    assert model_bootstrap_auc(same, same, n_boot=50) == (0.5, 0.5)
+    null = permutation_null_auc(mem, non, n_perm=40)
+    np.testing.assert_array_equal(null, permutation_null_auc(mem, non, n_perm=40))  # seeded
+    assert null.shape == (40,) and abs(null.mean() - 0.5) < 0.1
+    far = permutation_null_auc(mem + 50, non, n_perm=40)  # relabelled: mostly mixed groups
+    assert np.quantile(far, 0.95) < 1.0
+    same = np.repeat(mem[:, :1], 8, axis=1)  # identical models: every relabelling ties
+    np.testing.assert_array_equal(permutation_null_auc(same, same, n_perm=5), 0.5)
 
 
 def test_cosine_to_class_prototype_by_hand():

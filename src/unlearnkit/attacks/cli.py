@@ -81,7 +81,15 @@ def add_parser(subparsers: Any) -> None:
         "--retain-fraction",
         type=float,
         default=0.5,
-        help="ulira: share of retain each shadow model trains on (default 0.5)",
+        help="ulira: share of retain each shadow model trains on (default 0.5, Hayes et al.; 1 "
+        "= the real original's regime, recommended for partial-class forget sets)",
+    )
+    p.add_argument(
+        "--n-perm",
+        type=int,
+        default=200,
+        help="ulira: model relabellings for the AUC's null distribution and p-value (0 = skip; "
+        "default 200)",
     )
     p.add_argument(
         "--max-retain",
@@ -135,15 +143,18 @@ def _table(attack: str, rows: list[dict[str, Any]]) -> str:
             ("method", "method", "s"),
             ("K", "K", "d"),
             ("auc", "auc", ".4f"),
+            ("null_q95", "auc_null_q95", ".4f"),
+            ("p", "auc_p_value", ".3f"),
             ("bal_acc", "balanced_accuracy", ".4f"),
             ("tpr@1%", "tpr_at_1pct_fpr", ".4f"),
             ("tpr@0.1%", "tpr_at_0_1pct_fpr", ".4f"),
             ("target_auc", "target_auc", ".4f"),
             ("emb_auc", "emb_auc", ".4f"),
+            ("emb_p", "emb_auc_p_value", ".3f"),
             ("emb_bal_acc", "emb_balanced_accuracy", ".4f"),
             ("wall_s", "wall_time", ".1f"),
         ]
-    cells = [[format(r[key], fmt) for _, key, fmt in cols] for r in rows]
+    cells = [[format(r[key], fmt) if key in r else "-" for _, key, fmt in cols] for r in rows]
     widths = [max(len(h), *(len(c[j]) for c in cells)) for j, (h, _, _) in enumerate(cols)]
     lines = ["  ".join(h.rjust(w) for (h, _, _), w in zip(cols, widths, strict=True))]
     lines += ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
@@ -170,6 +181,10 @@ def cmd_attack(args: argparse.Namespace) -> int:
         raise ConfigError(
             f"{args.attack} needs {flag} ≥ {minimum} models, got {size}; use tens (16 or more) "
             "for stable numbers"
+        )
+    if args.n_perm < 0:
+        raise ConfigError(
+            f"--n-perm must be >= 0 (0 skips the null distribution), got {args.n_perm}"
         )
     if not 0 < args.retain_fraction <= 1:
         raise ConfigError(f"--retain-fraction must be in (0, 1], got {args.retain_fraction}")
@@ -205,7 +220,16 @@ def cmd_attack(args: argparse.Namespace) -> int:
             )
         else:
             res = run_ulira(
-                name, configs[name], data, split, model_cfg, train_cfg, size, device, setup=setup
+                name,
+                configs[name],
+                data,
+                split,
+                model_cfg,
+                train_cfg,
+                size,
+                device,
+                setup=setup,
+                n_perm=args.n_perm,
             )
         for key, value in res.pop("arrays").items():
             arrays[f"{name}__{key}"] = np.asarray(value)
@@ -226,6 +250,7 @@ def cmd_attack(args: argparse.Namespace) -> int:
             "device": str(device),
             "retain_fraction": args.retain_fraction,
             "max_retain": args.max_retain,
+            "n_perm": args.n_perm,
         },
         "results": {r["method"]: r for r in results},
     }

@@ -61,8 +61,8 @@ __all__ = [
     "class_prototypes",
     "cosine_to_prototype",
     "forget_statistics",
-    "model_bootstrap_auc",
     "per_example_auc",
+    "permutation_null_auc",
     "run_neurips",
     "run_ulira",
 ]
@@ -516,29 +516,38 @@ def _auc_ranks(mem: np.ndarray, non: np.ndarray) -> float:
     return float((ranks[:n1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
 
-def model_bootstrap_auc(
-    mem: np.ndarray,
-    non: np.ndarray,
+def permutation_null_auc(
+    u: np.ndarray,
+    o: np.ndarray,
     *,
-    n_boot: int = 1000,
-    level: float = 0.95,
+    online: bool = True,
+    global_variance: bool = True,
+    n_perm: int = 200,
     seed: int = 0,
-) -> tuple[float, float]:
-    """Percentile interval of the pooled AUC, resampling **models** (columns) with replacement.
+) -> np.ndarray:
+    """Null distribution of the pooled leave-one-out AUC under perfect unlearning.
 
-    All forget examples of one model move together, so the model, not the (model, example)
-    pair, is the independent unit; resampling pairs would give far too narrow an interval.
-    ``mem`` is ``(n, K_in)`` and ``non`` is ``(n, K_out)``.
+    If the method unlearned perfectly, the unlearned in-models ``u`` ``(n, K_in)`` and the
+    out-models ``o`` ``(n, K_out)`` would be exchangeable. So relabel a random ``K_in`` of the
+    ``K`` models as "in", redo the whole leave-one-out attack (fits included), and record the
+    pooled AUC, ``n_perm`` times (seeded). This accounts for what a naive interval misses:
+    all forget examples of one model move together (the model is the independent unit), and
+    leave-one-out itself biases a null AUC slightly below 0.5.
     """
+    pool = np.concatenate([u, o], axis=1)
+    k, k_in = pool.shape[1], u.shape[1]
     rng = np.random.default_rng(seed)
-    k_in, k_out = mem.shape[1], non.shape[1]
-    aucs = np.empty(n_boot)
-    for b in range(n_boot):
-        ci = rng.integers(0, k_in, k_in)
-        co = rng.integers(0, k_out, k_out)
-        aucs[b] = _auc_ranks(mem[:, ci].ravel(), non[:, co].ravel())
-    lo, hi = np.quantile(aucs, [(1 - level) / 2, (1 + level) / 2])
-    return float(lo), float(hi)
+    null = np.empty(n_perm)
+    for b in range(n_perm):
+        perm = rng.permutation(k)
+        mem, non = _loo_ulira(
+            pool[:, perm[:k_in]],
+            pool[:, perm[k_in:]],
+            online=online,
+            global_variance=global_variance,
+        )
+        null[b] = _auc_ranks(mem.ravel(), non.ravel())
+    return null
 
 
 def _ulira_block(
@@ -550,6 +559,7 @@ def _ulira_block(
     *,
     online: bool,
     global_variance: bool,
+    n_perm: int,
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     mem, non = _loo_ulira(u, o, online=online, global_variance=global_variance)
     summary = attack_summary(mem.ravel(), non.ravel())
@@ -560,8 +570,14 @@ def _ulira_block(
     ex_auc = per_example_auc(mem, non)
     scalars: dict[str, Any] = {f"{prefix}{k}": _py(v) for k, v in summary.items()}
     scalars.update({f"{prefix}target_{k}": _py(v) for k, v in t_summary.items()})
-    lo, hi = model_bootstrap_auc(mem, non)
-    scalars[f"{prefix}auc_ci95_low"], scalars[f"{prefix}auc_ci95_high"] = lo, hi
+    if n_perm > 0:
+        null = permutation_null_auc(
+            u, o, online=online, global_variance=global_variance, n_perm=n_perm
+        )
+        scalars[f"{prefix}auc_null_mean"] = float(null.mean())
+        scalars[f"{prefix}auc_null_q95"] = float(np.quantile(null, 0.95))
+        p_value = (1 + np.sum(null >= summary["auc"])) / (1 + null.size)
+        scalars[f"{prefix}auc_p_value"] = float(p_value)
     scalars[f"{prefix}per_example_auc_mean"] = float(ex_auc.mean())
     scalars[f"{prefix}frac_examples_auc_ge_0_9"] = float(np.mean(ex_auc >= 0.9))
     arrays = {
@@ -592,6 +608,7 @@ def run_ulira(
     retain_fraction: float = 0.5,
     online: bool = True,
     global_variance: bool | None = None,
+    n_perm: int = 200,
     original: FeatureClassifier | None = None,
 ) -> dict[str, Any]:
     """U-LiRA (Hayes et al. 2024) of method ``method_name`` on the forget set, K shadow models.
@@ -602,11 +619,13 @@ def run_ulira(
     ``balanced_accuracy``, ``tpr_at_1pct_fpr``, …) come from leave-one-out over the pool: every
     pool model is the target once, against fits on the other K − 1 models, and the scores of
     all targets on all forget examples are pooled (members: the ``ceil(K/2)`` unlearned
-    in-models; non-members: the out-models); ``auc_ci95_low/high`` is a 95% interval from
-    resampling the pool models (:func:`model_bootstrap_auc`). ``target_*`` keys score the
+    in-models; non-members: the out-models). ``auc_p_value``, ``auc_null_mean`` and
+    ``auc_null_q95`` compare the AUC with its distribution under perfect unlearning, from
+    relabelling the pool models (:func:`permutation_null_auc`). ``target_*`` keys score the
     method's model unlearned from the real original (members) against a real retrain
     (non-members).
-    ``global_variance`` defaults to ``K < 64`` (as LiRA recommends for few shadow models).
+    ``global_variance`` defaults to ``K < 64`` (as LiRA recommends for few shadow models);
+    ``n_perm`` relabellings give the null distribution (0 skips it).
     The same on the embedding statistic gives the ``emb_*`` keys.
 
     Returns a dict of JSON-friendly scalars (``K``, ``K_in``, ``K_out`` stated) with the
@@ -674,6 +693,7 @@ def run_ulira(
         "online": online,
         "global_variance": gv,
         "retain_fraction": setup.retain_fraction,
+        "n_perm": n_perm,
         "evaluation": "leave-one-out over the K pool models, scores pooled over targets and "
         "forget examples; target_* = method on the real original vs a real retrain",
     }
@@ -689,6 +709,7 @@ def run_ulira(
             getattr(reference, attr),
             online=online,
             global_variance=gv,
+            n_perm=n_perm,
         )
         result.update(scalars)
         arrays.update(arr)
