@@ -15,6 +15,9 @@ from unlearnkit.methods import MethodContext
 from unlearnkit.models import ModelConfig
 from unlearnkit.training import TrainConfig, train_fresh
 
+# tiny models run faster on one thread (and two test processes never oversubscribe the cores)
+torch.set_num_threads(1)
+
 CPU = torch.device("cpu")
 TINY_MODEL = ModelConfig(name="cnn", width=8, embed_dim=32)
 TINY_RECIPE = TrainConfig(epochs=8, batch_size=64, lr=0.1)

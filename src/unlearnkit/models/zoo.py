@@ -33,7 +33,7 @@ def _conv(cin: int, cout: int) -> nn.Sequential:
 
 class SmallCNN(FeatureClassifier):
     """Three conv blocks (3×3 conv → BatchNorm → ReLU; w, 2w, 4w channels; max-pool after
-    the first two when the input is at least 16 px) → global average pool → Linear → ReLU
+    the first two when the input is at least 16 px) → 4×4 average pool → Linear → ReLU
     embedding → Linear head."""
 
     def __init__(self, in_ch: int, size: int, num_classes: int, width: int, embed_dim: int) -> None:
@@ -48,8 +48,11 @@ class SmallCNN(FeatureClassifier):
             "block2", nn.Sequential(_conv(w, 2 * w), *([nn.MaxPool2d(2)] if pool else []))
         )
         self.body.add_module("block3", _conv(2 * w, 4 * w))
-        self.body.add_module("pool", nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten()))
-        self.body.add_module("fc", nn.Sequential(nn.Linear(4 * w, embed_dim), nn.ReLU()))
+        # a 4×4 average pool keeps coarse spatial layout: with global pooling the net could not
+        # memorise a 5k Fashion-MNIST subset in 30 epochs (97.7% train accuracy), with 4×4 it
+        # reaches 99.5% — the memorisation regime where membership signals exist
+        self.body.add_module("pool", nn.Sequential(nn.AdaptiveAvgPool2d(4), nn.Flatten()))
+        self.body.add_module("fc", nn.Sequential(nn.Linear(4 * w * 16, embed_dim), nn.ReLU()))
         self.classifier = nn.Linear(embed_dim, num_classes)
         self.embed_dim = embed_dim
 
