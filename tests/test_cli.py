@@ -164,3 +164,10 @@ def test_console_script_no_traceback():
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "unknown dataset 'nope'" in proc.stderr
+
+
+def test_main_job_runs_every_registered_method_by_default():
+    from unlearnkit.methods import method_names
+    from unlearnkit.pipeline import DEFAULT_METHODS, REFERENCE_METHODS
+
+    assert set(DEFAULT_METHODS) == set(method_names()) - set(REFERENCE_METHODS)

@@ -33,7 +33,19 @@ from unlearnkit.models import FeatureClassifier, ModelConfig
 from unlearnkit.training import TrainConfig, accuracy, train_fresh
 from unlearnkit.utils import log, resolve_device
 
-DEFAULT_METHODS = ("finetune", "sure")
+#: every registered unlearning method (original and retrain are always added)
+DEFAULT_METHODS = (
+    "finetune",
+    "gradient_ascent",
+    "neggrad_plus",
+    "random_labels",
+    "l1_sparse",
+    "salun",
+    "scrub",
+    "bad_teacher",
+    "ssd",
+    "sure",
+)
 REFERENCE_METHODS = ("original", "retrain")
 
 

@@ -123,7 +123,10 @@ def test_per_class_accuracies_and_matched_negatives(setup: dict[str, Any]) -> No
     assert row["loss_auc"] == pytest.approx(auc(-forget_loss, -test_loss))
     # linear probe fitted on retain embeddings, scored on forget
     expected = linear_probe_accuracy(
-        out["retain"].embeddings, out["retain"].labels, out["forget"].embeddings, out["forget"].labels
+        out["retain"].embeddings,
+        out["retain"].labels,
+        out["forget"].embeddings,
+        out["forget"].labels,
     )
     assert row["probe_forget_acc"] == pytest.approx(expected)
 
