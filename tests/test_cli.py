@@ -110,6 +110,42 @@ def test_run_main_job(tmp_path, capsys):
     res = json.loads((tmp_path / "run" / "results.json").read_text())
     assert res["config"]["methods"]["finetune"]["epochs"] == 1
     assert (tmp_path / "run" / "results.md").is_file()
+    # --save-models writes checkpoints that `unlearnkit evaluate` reads back
+    rc, out, err = run_cli(
+        capsys,
+        "run",
+        "--quiet",
+        "--no-cache",
+        "--out",
+        str(tmp_path / "run2"),
+        *TINY,
+        "--methods",
+        "finetune",
+        "--finetune-epochs",
+        "1",
+        "--eval-attackers",
+        "logreg",
+        "--no-eval-mia",
+        "--save-models",
+    )
+    assert rc == 0, err
+    models = tmp_path / "run2" / "models"
+    rc, out, err = run_cli(
+        capsys,
+        "evaluate",
+        "--quiet",
+        "--split",
+        str(tmp_path / "run2" / "split.json"),
+        "--checkpoint",
+        f"original={models / 'original'}",
+        f"retrain={models / 'retrain'}",
+        f"finetune={models / 'finetune'}",
+        "--eval-attackers",
+        "logreg",
+        "--no-eval-mia",
+    )
+    assert rc == 0, err
+    assert "finetune" in out
 
 
 @pytest.mark.parametrize(

@@ -66,6 +66,11 @@ class RunConfig(Config):
         None, "where trained original/retrain models are cached (default: ~/.cache/unlearnkit)"
     )
     no_cache: bool = option(False, "always train the original and retrain models afresh")
+    save_models: bool = option(
+        False,
+        "also save every model (original, retrain, each method) as a checkpoint in "
+        "OUT/models/<name>.safetensors (+ .json), e.g. for `unlearnkit evaluate`",
+    )
 
 
 def recipe_defaults(dataset: str) -> dict[str, dict[str, Any]]:
@@ -170,6 +175,8 @@ class ExperimentResult:
     split: Split
     wall_time: float
     models: dict[str, FeatureClassifier] = field(default_factory=dict)
+    input_shape: tuple[int, ...] = ()
+    num_classes: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -192,6 +199,19 @@ class ExperimentResult:
         atomic_write_text(out / "results.md", self.markdown())
         atomic_write_text(out / "config.json", json.dumps(self.config, indent=2, sort_keys=True))
         self.split.save(out / "split.json")
+        for name, model in self.models.items():
+            meta = CheckpointMeta(
+                model=self.config["model"],
+                input_shape=list(self.input_shape),
+                num_classes=self.num_classes,
+                dataset=self.split.config.dataset,
+                split_sha256=self.split.sha256,
+                role=name,
+                train_config=self.config["train"],
+                metrics={"wall_time": self.outcomes.get(name, {}).get("wall_time")},
+                extra={"method_config": self.config["methods"].get(name)},
+            )
+            save_checkpoint(out / "models" / name, model, meta)
         return out
 
     def markdown(self) -> str:
@@ -322,5 +342,7 @@ def run_experiment(
         config=config,
         split=split,
         wall_time=time.perf_counter() - t0,
-        models=models if keep_models else {},
+        models=models if (keep_models or run_cfg.save_models) else {},
+        input_shape=data.input_shape,
+        num_classes=data.num_classes,
     )
