@@ -163,8 +163,8 @@ def _recipe(args: argparse.Namespace, file_cfg: dict[str, Any], dataset: str) ->
 
 @command("train")
 def cmd_train(args: argparse.Namespace) -> int:
-    from unlearnkit.checkpoint import CheckpointMeta, save_checkpoint
     from unlearnkit.data.batching import unlearning_data
+    from unlearnkit.pipeline import save_trained
     from unlearnkit.training import accuracy, train_fresh
     from unlearnkit.utils import resolve_device
 
@@ -194,19 +194,16 @@ def cmd_train(args: argparse.Namespace) -> int:
         "epochs": train_cfg.epochs,
     }
     if args.out:
-        save_checkpoint(
+        save_trained(
             args.out,
             model,
-            CheckpointMeta(
-                model=model_cfg.to_dict(),
-                input_shape=list(data.input_shape),
-                num_classes=data.num_classes,
-                dataset=split.config.dataset,
-                split_sha256=split.sha256,
-                role=role,
-                train_config=train_cfg.to_dict(),
-                metrics=metrics,
-            ),
+            role=role,
+            split=split,
+            input_shape=data.input_shape,
+            num_classes=data.num_classes,
+            model_cfg=model_cfg,
+            train_cfg=train_cfg,
+            metrics=metrics,
         )
         split.save(Path(args.out).with_suffix("").with_name(Path(args.out).stem + ".split.json"))
     print(

@@ -96,6 +96,35 @@ def model_cache_key(role: str, split: Split, model: ModelConfig, train: TrainCon
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
+def save_trained(
+    path: str | Path,
+    model: FeatureClassifier,
+    *,
+    role: str,
+    split: Split,
+    input_shape: tuple[int, ...],
+    num_classes: int,
+    model_cfg: ModelConfig | dict[str, Any],
+    train_cfg: TrainConfig | dict[str, Any],
+    metrics: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Save a model of this split as a checkpoint (weights + sidecar with everything to check)."""
+    as_dict = lambda c: c if isinstance(c, dict) else c.to_dict()  # noqa: E731
+    meta = CheckpointMeta(
+        model=as_dict(model_cfg),
+        input_shape=list(input_shape),
+        num_classes=num_classes,
+        dataset=split.config.dataset,
+        split_sha256=split.sha256,
+        role=role,
+        train_config=as_dict(train_cfg),
+        metrics=metrics,
+        extra=extra,
+    )
+    return save_checkpoint(path, model, meta)
+
+
 def obtain_model(
     role: str,
     split: Split,
@@ -148,19 +177,16 @@ def obtain_model(
         "history": result.history,
     }
     if cache_dir is not None:
-        save_checkpoint(
+        save_trained(
             path,
             model,
-            CheckpointMeta(
-                model=model_cfg.to_dict(),
-                input_shape=list(data.input_shape),
-                num_classes=data.num_classes,
-                dataset=split.config.dataset,
-                split_sha256=split.sha256,
-                role=role,
-                train_config=train_cfg.to_dict(),
-                metrics=record,
-            ),
+            role=role,
+            split=split,
+            input_shape=data.input_shape,
+            num_classes=data.num_classes,
+            model_cfg=model_cfg,
+            train_cfg=train_cfg,
+            metrics=record,
         )
     return model.eval(), {**record, "cached": False}
 
@@ -200,18 +226,18 @@ class ExperimentResult:
         atomic_write_text(out / "config.json", json.dumps(self.config, indent=2, sort_keys=True))
         self.split.save(out / "split.json")
         for name, model in self.models.items():
-            meta = CheckpointMeta(
-                model=self.config["model"],
-                input_shape=list(self.input_shape),
-                num_classes=self.num_classes,
-                dataset=self.split.config.dataset,
-                split_sha256=self.split.sha256,
+            save_trained(
+                out / "models" / name,
+                model,
                 role=name,
-                train_config=self.config["train"],
+                split=self.split,
+                input_shape=self.input_shape,
+                num_classes=self.num_classes,
+                model_cfg=self.config["model"],
+                train_cfg=self.config["train"],
                 metrics={"wall_time": self.outcomes.get(name, {}).get("wall_time")},
                 extra={"method_config": self.config["methods"].get(name)},
             )
-            save_checkpoint(out / "models" / name, model, meta)
         return out
 
     def markdown(self) -> str:
