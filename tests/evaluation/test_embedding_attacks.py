@@ -14,6 +14,7 @@ from unlearnkit.evaluation.embedding_attacks import (
     knn_label_accuracy,
     linear_cka,
     linear_probe_accuracy,
+    make_attacker,
     transfer_attack,
 )
 from unlearnkit.evaluation.metrics import UnreliableMetricWarning, auc
@@ -175,3 +176,25 @@ def test_bad_inputs_raise_clear_errors(call, match: str) -> None:
     x = np.random.default_rng(10).normal(0, 1, (20, 4))
     with pytest.raises(EvaluationError, match=match):
         call(x)
+
+
+def test_mlp_attacker_early_stops_only_with_enough_rows() -> None:
+    small = make_attacker("mlp", n_fit=99, seed=0)[-1]
+    large = make_attacker("mlp", n_fit=100, seed=0)[-1]
+    assert small.early_stopping is False
+    assert large.early_stopping is True and large.validation_fraction == 0.1
+    rng = np.random.default_rng(4)  # a tiny attack still runs without a validation slice
+    out = embedding_attack(rng.normal(0, 1, (12, 3)), rng.normal(0, 1, (12, 3)), attacker="mlp")
+    assert out["n_forget"] == 12
+
+
+def test_mlp_attacker_finds_a_signal_the_linear_attacker_cannot() -> None:
+    # members on a shell of radius 3, non-members in the centre: no linear separation exists
+    rng = np.random.default_rng(5)
+    d = rng.normal(0, 1, (600, 2))
+    shell = 3.0 * d / np.linalg.norm(d, axis=1, keepdims=True) + rng.normal(0, 0.2, (600, 2))
+    centre = rng.normal(0, 0.7, (600, 2))
+    lin = embedding_attack(shell, centre, attacker="logreg", seed=0)
+    mlp = embedding_attack(shell, centre, attacker="mlp", seed=0)
+    assert abs(lin["auc"] - 0.5) < 0.1
+    assert mlp["auc"] > 0.95
