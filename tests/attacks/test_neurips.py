@@ -228,6 +228,32 @@ def test_noise_floor_does_not_shrink_with_n() -> None:
     np.testing.assert_allclose(medians, math.log(3.0), atol=0.01)
 
 
+def test_chance_separation_shrinks_with_n() -> None:
+    # What does shrink as N grows: the chance that N unlearned and N retrained draws from the
+    # same distribution are perfectly separated, which the threshold rules score as the cap
+    # (ε = 50). For iid continuous draws that probability is exactly 2 / C(2N, N).
+    rng = np.random.default_rng(7)
+    n = 20000
+    fracs = []
+    for big_n in (3, 4, 5):
+        e = per_example_epsilon(
+            rng.normal(size=(n, big_n)), rng.normal(size=(n, big_n)), interval_rules=False
+        )
+        p = 2.0 / math.comb(2 * big_n, big_n)
+        frac = float(np.mean(e == 50.0))
+        assert abs(frac - p) < 4.0 * math.sqrt(p * (1 - p) / n), (big_n, frac, p)
+        fracs.append(frac)
+    assert fracs[0] > fracs[1] > fracs[2]
+    # and so the mean ε (which the cap dominates at small N) falls from N = 4 to N = 8
+    means = [
+        per_example_epsilon(
+            rng.normal(size=(4000, k)), rng.normal(size=(4000, k)), interval_rules=False
+        ).mean()
+        for k in (4, 8)
+    ]
+    assert means[0] > means[1] + 0.5
+
+
 def test_peaky_unlearned_distribution_is_caught() -> None:
     rng = np.random.default_rng(3)
     u = rng.normal(0.0, 0.3, size=(300, 32))
