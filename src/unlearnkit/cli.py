@@ -27,7 +27,12 @@ SECTIONS = ("split", "model", "train", "eval", "run", "methods")
 
 #: modules that add subcommands: each defines ``add_parser(subparsers)`` and registers its
 #: handler with :func:`command` (keeps this file thin while features live in their packages)
-EXTENSIONS = ("unlearnkit.evaluation.cli", "unlearnkit.benchmark.cli", "unlearnkit.attacks.cli")
+EXTENSIONS = (
+    "unlearnkit.evaluation.cli",
+    "unlearnkit.benchmark.cli",
+    "unlearnkit.attacks.cli",
+    "unlearnkit.tuning.cli",
+)
 
 
 def command(name: str) -> Callable[[Handler], Handler]:

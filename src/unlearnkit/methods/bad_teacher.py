@@ -26,6 +26,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -36,6 +37,7 @@ from unlearnkit.data.batching import TensorSet, UnlearningData, batch_indices
 from unlearnkit.errors import ConfigError
 from unlearnkit.methods.base import Batch, LoopConfig, UnlearningMethod, register_method
 from unlearnkit.models import FeatureClassifier, build_model
+from unlearnkit.tuning.space import Choice, LogUniform, SearchSpace
 
 
 def frozen_teacher(
@@ -99,6 +101,11 @@ class BadTeacher(UnlearningMethod):
     config_cls = BadTeacherConfig
     description = "distil from the original on retain, from a random network on forget"
     paper = "Chundawat et al. 2023 (AAAI)"
+    search_space: ClassVar[SearchSpace] = {
+        "lr": LogUniform(1e-5, 1e-3),
+        "epochs": Choice((1, 2, 3)),
+        "kl_temperature": Choice((1.0, 2.0, 4.0)),
+    }
     config: BadTeacherConfig
 
     def setup(self, model: FeatureClassifier, data: UnlearningData) -> None:

@@ -30,6 +30,7 @@ from unlearnkit.data.batching import CyclingSampler, TensorSet, UnlearningData, 
 from unlearnkit.errors import ConfigError
 from unlearnkit.models import FeatureClassifier, ModelConfig
 from unlearnkit.training import TrainConfig, accuracy
+from unlearnkit.tuning.space import SearchSpace
 from unlearnkit.utils import check_finite, generator, log, progress, seed_all
 
 Batch = dict[str, tuple[torch.Tensor, torch.Tensor]]
@@ -114,6 +115,9 @@ class UnlearningMethod(ABC):
     #: the set an epoch iterates over; the sets in ``cycled`` are drawn alongside it
     primary: ClassVar[str] = "retain"
     cycled: ClassVar[tuple[str, ...]] = ()
+    #: hyperparameters ``unlearnkit tune`` searches (config key → distribution); empty = the
+    #: method has nothing to tune (``original``, ``retrain``)
+    search_space: ClassVar[SearchSpace] = {}
 
     def __init__(self, config: MethodConfig | None = None) -> None:
         self.config = config if config is not None else self.config_cls()

@@ -9,6 +9,7 @@ Loss: ``L = CE(f(x_r), y_r)`` over retain batches.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -16,6 +17,7 @@ import torch.nn.functional as F
 from unlearnkit.config import option
 from unlearnkit.methods.base import Batch, LoopConfig, UnlearningMethod, register_method
 from unlearnkit.models import FeatureClassifier
+from unlearnkit.tuning.space import Choice, LogUniform, SearchSpace
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,10 @@ class Finetune(UnlearningMethod):
     config_cls = FinetuneConfig
     description = "fine-tune on retain only (catastrophic forgetting)"
     paper = "Warnecke et al. 2023 (NDSS); Jia et al. 2023 (NeurIPS)"
+    search_space: ClassVar[SearchSpace] = {
+        "lr": LogUniform(1e-3, 1e-1),
+        "epochs": Choice((3, 5, 10)),
+    }
     primary = "retain"
 
     def loss(self, model: FeatureClassifier, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:

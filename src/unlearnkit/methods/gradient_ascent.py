@@ -19,6 +19,7 @@ clipped by default. ``loss_cap = 0`` and ``grad_clip = 0`` give the paper's plai
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -27,6 +28,7 @@ from unlearnkit.config import option
 from unlearnkit.errors import ConfigError
 from unlearnkit.methods.base import Batch, LoopConfig, UnlearningMethod, register_method
 from unlearnkit.models import FeatureClassifier
+from unlearnkit.tuning.space import Choice, LogUniform, SearchSpace
 
 
 def capped_cross_entropy(logits: torch.Tensor, y: torch.Tensor, cap: float) -> torch.Tensor:
@@ -72,6 +74,10 @@ class GradientAscent(UnlearningMethod):
     config_cls = GradientAscentConfig
     description = "NegGrad: gradient ascent on the forget-set cross-entropy (capped, clipped)"
     paper = "Thudi et al. 2022 (EuroS&P); Jia et al. 2023 (NeurIPS)"
+    search_space: ClassVar[SearchSpace] = {
+        "lr": LogUniform(1e-5, 1e-3),
+        "epochs": Choice((3, 5, 10)),
+    }
     primary = "forget"
     config: GradientAscentConfig
 

@@ -17,6 +17,7 @@ decays per step and reaches ~0 at the end of the run.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -26,6 +27,7 @@ from unlearnkit.data.batching import UnlearningData
 from unlearnkit.errors import ConfigError
 from unlearnkit.methods.base import Batch, LoopConfig, UnlearningMethod, register_method
 from unlearnkit.models import FeatureClassifier
+from unlearnkit.tuning.space import Choice, LogUniform, SearchSpace
 
 
 def l1_norm(model: torch.nn.Module) -> torch.Tensor:
@@ -64,6 +66,11 @@ class L1Sparse(UnlearningMethod):
     config_cls = L1SparseConfig
     description = "fine-tune on retain with an ℓ1 penalty decaying linearly to 0"
     paper = "Jia et al. 2023 (NeurIPS)"
+    search_space: ClassVar[SearchSpace] = {
+        "lr": LogUniform(3e-3, 3e-2),
+        "l1_weight": LogUniform(5e-5, 5e-3),
+        "epochs": Choice((5, 10)),
+    }
     primary = "retain"
     config: L1SparseConfig
 

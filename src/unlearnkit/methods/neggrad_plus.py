@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -41,6 +42,7 @@ from unlearnkit.errors import ConfigError
 from unlearnkit.methods.base import Batch, LoopConfig, UnlearningMethod, register_method
 from unlearnkit.methods.gradient_ascent import capped_cross_entropy
 from unlearnkit.models import FeatureClassifier
+from unlearnkit.tuning.space import Choice, LogUniform, SearchSpace
 from unlearnkit.utils import generator
 
 # the forget sampler's generator is seeded with (seed + this), independent of batch order
@@ -85,6 +87,11 @@ class NegGradPlus(UnlearningMethod):
     config_cls = NegGradPlusConfig
     description = "NegGrad+: retain cross-entropy minus α × (capped) forget cross-entropy"
     paper = "Kurmanji et al. 2023 (NeurIPS, SCRUB paper)"
+    search_space: ClassVar[SearchSpace] = {
+        "lr": LogUniform(1e-3, 5e-2),
+        "alpha": LogUniform(0.01, 0.5),
+        "epochs": Choice((5, 10)),
+    }
     primary = "retain"
     cycled = ("forget",)
     config: NegGradPlusConfig

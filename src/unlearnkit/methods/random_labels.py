@@ -22,6 +22,7 @@ the forget set is small.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -31,6 +32,7 @@ from unlearnkit.data.batching import UnlearningData
 from unlearnkit.errors import ConfigError
 from unlearnkit.methods.base import Batch, LoopConfig, UnlearningMethod, register_method
 from unlearnkit.models import FeatureClassifier
+from unlearnkit.tuning.space import Choice, LogUniform, SearchSpace
 
 
 def random_wrong_labels(
@@ -68,6 +70,10 @@ class RandomLabels(UnlearningMethod):
     config_cls = RandomLabelsConfig
     description = "fine-tune forget with random wrong labels + retain cross-entropy"
     paper = "Golatkar et al. 2020 (CVPR); Fan et al. 2024 (ICLR, RL baseline)"
+    search_space: ClassVar[SearchSpace] = {
+        "lr": LogUniform(1e-3, 3e-2),
+        "epochs": Choice((3, 5, 10)),
+    }
     primary = "forget"
     cycled = ("retain",)
     config: RandomLabelsConfig

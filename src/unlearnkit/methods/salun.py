@@ -32,7 +32,7 @@ classes).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -44,6 +44,7 @@ from unlearnkit.errors import ConfigError
 from unlearnkit.methods.base import Batch, register_method
 from unlearnkit.methods.random_labels import RandomLabels, RandomLabelsConfig
 from unlearnkit.models import FeatureClassifier
+from unlearnkit.tuning.space import Choice, LogUniform, SearchSpace
 from unlearnkit.utils import check_finite
 
 
@@ -115,6 +116,11 @@ class Salun(RandomLabels):
     config_cls = SalunConfig
     description = "random-label unlearning of only the most forget-salient weights (mask)"
     paper = "Fan et al. 2024 (ICLR)"
+    search_space: ClassVar[SearchSpace] = {
+        "lr": LogUniform(1e-3, 3e-2),
+        "epochs": Choice((3, 5, 10)),
+        "mask_fraction": Choice((0.1, 0.3, 0.5, 0.7)),
+    }
     config: SalunConfig
 
     def setup(self, model: FeatureClassifier, data: UnlearningData) -> None:

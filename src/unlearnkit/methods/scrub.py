@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -48,6 +48,7 @@ from unlearnkit.methods.bad_teacher import frozen_teacher
 from unlearnkit.methods.base import Batch, LoopConfig, UnlearningMethod, register_method
 from unlearnkit.models import FeatureClassifier
 from unlearnkit.training import accuracy
+from unlearnkit.tuning.space import Choice, LogUniform, SearchSpace
 
 
 def distill_kl(
@@ -103,6 +104,11 @@ class Scrub(UnlearningMethod):
     config_cls = ScrubConfig
     description = "SCRUB: max-steps away from the teacher on forget, min-steps toward it on retain"
     paper = "Kurmanji et al. 2023 (NeurIPS)"
+    search_space: ClassVar[SearchSpace] = {
+        "lr": LogUniform(1e-4, 5e-3),
+        "epochs": Choice((3, 5)),
+        "msteps": Choice((1, 2, 3)),
+    }
     primary = "retain"
     config: ScrubConfig
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -47,6 +48,7 @@ from unlearnkit.methods.base import (
 )
 from unlearnkit.models import FeatureClassifier
 from unlearnkit.training import accuracy
+from unlearnkit.tuning.space import LogUniform, SearchSpace, Uniform
 from unlearnkit.utils import check_finite, generator, seed_all
 
 
@@ -139,6 +141,10 @@ class Ssd(UnlearningMethod):
     config_cls = SsdConfig
     description = "Selective Synaptic Dampening: shrink forget-specific weights (no training)"
     paper = "Foster et al. 2024 (AAAI)"
+    search_space: ClassVar[SearchSpace] = {
+        "selection_weighting": LogUniform(3.0, 3000.0),
+        "dampening_constant": Uniform(0.1, 1.0),
+    }
     config: SsdConfig
 
     def loss(self, model: FeatureClassifier, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -39,6 +39,7 @@ from unlearnkit.methods.base import Batch, LoopConfig, UnlearningMethod, registe
 from unlearnkit.models import FeatureClassifier
 from unlearnkit.nn import DomainDiscriminator, GradientReversal, lambda_at
 from unlearnkit.nn.schedules import LAMBDA_SCHEDULES
+from unlearnkit.tuning.space import Choice, LogUniform, SearchSpace
 from unlearnkit.utils import check_finite, eval_mode, log
 
 R = "(reconstruction) "
@@ -160,6 +161,11 @@ class Sure(UnlearningMethod):
     config_cls = SureConfig
     description = "representation erasure by domain-adversarial training (forget vs held-out)"
     paper = "Sepahvand et al., ICLR 2025 (SURE); Ganin et al., JMLR 2016 (DANN)"
+    search_space: ClassVar[SearchSpace] = {
+        "lr": LogUniform(1e-3, 3e-2),
+        "domain_weight": LogUniform(0.3, 3.0),
+        "epochs": Choice((5, 10, 20)),
+    }
     primary = "forget"
     config: SureConfig
 

@@ -1,0 +1,188 @@
+"""`unlearnkit tune`: objective, TOML output, an end-to-end search that resumes and never
+reads test."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+import unlearnkit.tuning.search as search
+from unlearnkit.benchmark import load_plan
+from unlearnkit.cli import load_sections, main
+from unlearnkit.errors import ConfigError
+from unlearnkit.tuning.search import OBJECTIVE_KEYS, TuneConfig, objective, run_tuning, to_toml
+
+TINY = """
+[benchmark]
+name = "tiny-tune"
+seeds = [0]
+methods = ["finetune", "ssd"]
+cache_dir = "{cache}"
+
+[[grid.split]]
+dataset = "digits"
+scenario = "partial-class"
+forget_size = 0.5
+forget_classes = [3]
+
+[model]
+name = "cnn"
+width = 4
+embed_dim = 16
+
+[train]
+epochs = 2
+lr = 0.1
+
+[eval]
+max_per_class = 200
+
+[methods.finetune]
+epochs = 1
+"""
+
+
+def test_objective_is_the_mean_gap_in_points() -> None:
+    ref = {k: 0.5 for k in OBJECTIVE_KEYS}
+    m = dict(ref, forget_acc=0.8, loss_auc=0.44, extra=0.0)
+    # |0.8 − 0.5| = 30 pp, |0.44 − 0.5| = 6 pp, four zero gaps: mean 36 / 6
+    assert objective(m, ref) == pytest.approx(6.0)
+    assert objective(dict(m, forget_acc=math.nan), ref) == math.inf
+    with pytest.raises(ConfigError, match="no objective metric"):
+        objective({"x": 1.0}, {"x": 1.0})
+
+
+def test_to_toml_round_trips_nested_tables() -> None:
+    data = {
+        "benchmark": {"name": "x", "seeds": [0, 1], "flag": True, "cache_dir": None},
+        "grid": {
+            "split": [
+                {"dataset": "digits", "forget_size": 0.5, "model": {"name": "mlp", "width": 8}},
+                {"dataset": "digits", "scenario": "random"},
+            ]
+        },
+        "methods": {"sure": {"lr": 0.00286, "epochs": 10}, "ssd": {}},
+    }
+    back = tomllib.loads(to_toml(data))
+    assert back["benchmark"] == {"name": "x", "seeds": [0, 1], "flag": True}  # None left out
+    assert back["grid"]["split"] == data["grid"]["split"]
+    assert back["methods"] == {"sure": {"lr": 0.00286, "epochs": 10}, "ssd": {}}
+    with pytest.raises(ConfigError, match="cannot write the non-finite value"):
+        to_toml({"a": {"x": math.inf}})
+
+
+@pytest.fixture()
+def tiny_file(tmp_path: Path) -> Path:
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY.format(cache=tmp_path / "cache"))
+    return path
+
+
+def test_tuning_end_to_end_resumes_and_never_reads_test(tiny_file, tmp_path, monkeypatch):
+    parts_seen: list[tuple[str, ...]] = []
+    real_collect = search.collect_outputs
+
+    def spy(*args, **kwargs):
+        parts_seen.append(tuple(kwargs["parts"]))
+        return real_collect(*args, **kwargs)
+
+    monkeypatch.setattr(search, "collect_outputs", spy)
+    sections = load_sections(str(tiny_file))
+    plan = load_plan(sections)
+    out = tmp_path / "tune"
+    cfg = TuneConfig(trials=3)
+    outcome = run_tuning(plan, sections, cfg, out, show_progress=False)
+
+    assert outcome.n_new == 6  # 2 methods × 3 trials × 1 split: the same budget for each
+    assert all("test" not in p for p in parts_seen) and len(parts_seen) == 7  # + retrain
+    summary = json.loads((out / "tuning.json").read_text())
+    for name in ("finetune", "ssd"):
+        s = summary["methods"][name]
+        assert len(s["objectives"]) == 3 and all(math.isfinite(o) for o in s["objectives"])
+        assert s["best_objective"] == min(s["objectives"])
+        assert s["objectives"].index(min(s["objectives"])) == s["best_trial"]
+    assert summary["methods"]["finetune"]["trials"][0] == {"epochs": 1}
+
+    # the tuned file is a benchmark file whose method tables are the best trials
+    tuned = load_sections(str(outcome.tuned_path))
+    tuned_plan = load_plan(tuned)
+    for name in ("finetune", "ssd"):
+        assert dict(tuned_plan.method_configs[name]) == summary["methods"][name]["best"]
+    assert tuned_plan.entries == plan.entries and tuned_plan.eval == plan.eval
+    md = (out / "tuning.md").read_text()
+    assert "| finetune | 0 |" in md and "selection_weighting: log-uniform" in md
+
+    # resume: nothing is run again
+    calls = []
+    monkeypatch.setattr(search, "create_method", lambda *a, **k: calls.append(a))
+    again = run_tuning(plan, sections, cfg, out, show_progress=False)
+    assert again.n_new == 0 and not calls
+    assert again.summary["methods"] == outcome.summary["methods"]
+
+    # a changed budget is refused rather than mixed into the same folder
+    with pytest.raises(ConfigError, match="tuning options changed"):
+        run_tuning(plan, sections, TuneConfig(trials=4), out, show_progress=False)
+
+
+def test_failed_trial_scores_inf_and_search_goes_on(tiny_file, tmp_path, monkeypatch):
+    sections = load_sections(str(tiny_file))
+    plan = load_plan(sections)
+    real = search.create_method
+
+    def flaky(name, config):
+        if name == "finetune" and config.lr != 0.01:  # every sampled finetune trial fails
+            raise FloatingPointError("loss is NaN")
+        return real(name, config)
+
+    monkeypatch.setattr(search, "create_method", flaky)
+    cfg = TuneConfig(trials=2, methods=("finetune",))
+    outcome = run_tuning(plan, sections, cfg, tmp_path / "t", show_progress=False)
+    s = outcome.summary["methods"]["finetune"]
+    assert s["objectives"][1] == math.inf and s["best_trial"] == 0
+    rows = [json.loads(x) for x in (tmp_path / "t" / "trials.jsonl").read_text().splitlines()]
+    assert [r["status"] for r in rows] == ["ok", "failed"]
+    assert "FloatingPointError: loss is NaN" in rows[1]["error"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--trials", "0"], "tune trials must be >= 1, got 0"),
+        (["--methods", "retrain"], "'retrain' has nothing to tune"),
+        (["--methods", "nope"], "unknown method 'nope'"),
+    ],
+)
+def test_cli_bad_inputs(tiny_file, tmp_path, capsys, argv, message) -> None:
+    rc = main(["tune", "--config", str(tiny_file), "--out", str(tmp_path / "o"), *argv])
+    err = capsys.readouterr().err
+    assert rc == 2 and message in err and "Traceback" not in err
+
+
+def test_cli_tune_prints_table(tiny_file, tmp_path, capsys) -> None:
+    out = tmp_path / "o"
+    rc = main(
+        [
+            "tune",
+            "--config",
+            str(tiny_file),
+            "--out",
+            str(out),
+            "--trials",
+            "2",
+            "--quiet",
+            "--methods",
+            "ssd",
+        ]
+    )
+    text = capsys.readouterr().out
+    assert rc == 0 and "ssd" in text and str(out / "tuned.toml") in text
+    assert (out / "tuned.toml").is_file()
