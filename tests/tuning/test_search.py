@@ -122,15 +122,23 @@ def test_tuning_end_to_end_resumes_and_never_reads_test(tiny_file, tmp_path, mon
     assert "| finetune | 0 |" in md and "selection_weighting: log-uniform" in md
 
     # resume: nothing is run again
+    real_create = search.create_method
+    s_objectives = summary["methods"]["ssd"]["objectives"]
     calls = []
     monkeypatch.setattr(search, "create_method", lambda *a, **k: calls.append(a))
     again = run_tuning(plan, sections, cfg, out, show_progress=False)
     assert again.n_new == 0 and not calls
     assert again.summary["methods"] == outcome.summary["methods"]
 
-    # a changed budget is refused rather than mixed into the same folder
-    with pytest.raises(ConfigError, match="tuning options changed"):
-        run_tuning(plan, sections, TuneConfig(trials=4), out, show_progress=False)
+    # a larger budget reuses the finished trials and runs only the new ones
+    monkeypatch.setattr(search, "create_method", real_create)
+    more = run_tuning(plan, sections, TuneConfig(trials=4), out, show_progress=False)
+    assert more.n_new == 2
+    assert more.summary["methods"]["ssd"]["objectives"][:3] == s_objectives
+
+    # a changed tuning seed is refused rather than mixed into the same folder
+    with pytest.raises(ConfigError, match="tuning seed or sampler seed changed"):
+        run_tuning(plan, sections, TuneConfig(trials=4, seed=7), out, show_progress=False)
 
 
 def test_failed_trial_scores_inf_and_search_goes_on(tiny_file, tmp_path, monkeypatch):

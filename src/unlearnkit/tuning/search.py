@@ -24,7 +24,8 @@ val-based attacks are optimistic for SURE (it has seen those embeddings, never t
 The benchmark's test-set numbers are not affected; see ``docs/tuning.md``.
 
 Every finished trial is one row of ``OUT/trials.jsonl`` (appended atomically): rerunning the
-same command resumes, and a changed benchmark file or tuning config is refused.
+same command resumes, a larger ``--trials`` or more ``--methods`` reuse every finished trial,
+and a changed benchmark file, tuning seed or sampler seed is refused.
 """
 
 from __future__ import annotations
@@ -211,11 +212,13 @@ class _Tuner:
             log(msg)
 
     def experiment(self) -> dict[str, Any]:
-        return {
-            "benchmark": self.plan.experiment_dict(),
-            "tune": self.cfg.to_dict(),
-            "trials": self.trials,
-        }
+        """What the stored trials depend on. The budget and the method list are left out: a
+        trial's row is keyed by its own config, so a larger budget reuses every finished
+        trial (draws extend, see :func:`trial_configs`)."""
+        tune = self.cfg.to_dict()
+        tune.pop("trials")
+        tune.pop("methods")
+        return {"benchmark": self.plan.experiment_dict(), "tune": tune}
 
     def check_folder(self) -> None:
         path = self.out / CONFIG_FILE
@@ -229,8 +232,8 @@ class _Tuner:
                 ) from None
             if stored != current:
                 raise ConfigError(
-                    f"the benchmark file or tuning options changed since the tuning in "
-                    f"{self.out} was started; use a new --out folder or restore them"
+                    f"the benchmark file, tuning seed or sampler seed changed since the tuning "
+                    f"in {self.out} was started; use a new --out folder or restore them"
                 )
             return
         self.out.mkdir(parents=True, exist_ok=True)
