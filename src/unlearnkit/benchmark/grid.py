@@ -7,7 +7,9 @@ A benchmark file has the sections of ``unlearnkit run --config`` (``[model]``, `
   report needs stored);
 * ``[[grid.split]]`` — one table per dataset/scenario, each a
   :class:`~unlearnkit.data.splits.SplitConfig` without ``seed``; a table may carry its own
-  ``model = {...}`` and ``train = {...}`` overrides (e.g. a ResNet for CIFAR next to a CNN).
+  ``model = {...}`` and ``train = {...}`` overrides (e.g. a ResNet for CIFAR next to a CNN);
+* ``[attacks]`` (optional) — :class:`AttacksConfig`: per-example attacks (NeurIPS 2023 score,
+  U-LiRA) run on every group after its method runs; off by default.
 
 Seeds: for each seed ``s`` of ``[benchmark] seeds`` the split seed, the training-recipe seed
 (original and retrain) and every method's seed are set to ``s``, so a file must not set any of
@@ -27,6 +29,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from unlearnkit.attacks.runner import MIN_K, MIN_N
 from unlearnkit.config import Config, option
 from unlearnkit.data import get_dataset_spec
 from unlearnkit.data.splits import SplitConfig
@@ -38,8 +41,10 @@ from unlearnkit.pipeline import DEFAULT_METHODS, REFERENCE_METHODS, recipe_defau
 from unlearnkit.training import TrainConfig
 
 __all__ = [
+    "ATTACK_NAMES",
     "BENCHMARK_SECTIONS",
     "RUNTIME_KEYS",
+    "AttacksConfig",
     "BenchmarkConfig",
     "BenchmarkPlan",
     "GridEntry",
@@ -50,7 +55,10 @@ __all__ = [
 ]
 
 #: sections a benchmark file may have
-BENCHMARK_SECTIONS = ("benchmark", "grid", "model", "train", "eval", "methods")
+BENCHMARK_SECTIONS = ("benchmark", "grid", "model", "train", "eval", "methods", "attacks")
+
+#: the per-example attacks a benchmark can run, in the order it runs them
+ATTACK_NAMES = ("neurips", "ulira")
 
 #: ``[benchmark]`` options that say *where/how* to run, not *what*: they may change on resume
 RUNTIME_KEYS = ("device", "data_dir", "cache_dir", "no_cache")
@@ -99,6 +107,84 @@ class BenchmarkConfig(Config):
             raise ConfigError(f"[benchmark] methods has duplicates: {list(self.methods)}")
         if self.embedding_sample < 0:
             raise ConfigError(f"embedding_sample must be >= 0, got {self.embedding_sample}")
+
+
+@dataclass(frozen=True)
+class AttacksConfig(Config):
+    """The optional ``[attacks]`` section: per-example attacks on every group of the grid.
+
+    Each enabled attack runs once per group (split, seed) and attacked method, after the
+    group's method runs, reusing the group's original; the model pools are cached in the
+    benchmark's cache folder and shared by all methods (docs/per-example-attacks.md gives the
+    designs, docs/benchmark.md the cost). Both attacks are off by default.
+    """
+
+    section = "attacks"
+
+    neurips_n: int = option(
+        0,
+        f"N of the NeurIPS 2023 forgetting score (0 = off; >= {MIN_N}, tens for stable "
+        "numbers). Costs per group: N retrains shared by all methods (cached pool), then N "
+        "runs of each attacked method from the group's original; retrain as a method costs N "
+        "more retrains (its retrain-vs-retrain reference)",
+    )
+    ulira_k: int = option(
+        0,
+        f"K shadow models of U-LiRA (0 = off; >= {MIN_K}, tens for stable numbers). Costs per "
+        "group: K shadow trainings on retain_fraction of retain (half of them plus the forget "
+        "set) and 1 reference retrain, shared by all methods (cached pool); then ceil(K/2) + 1 "
+        "runs of each attacked method; retrain as a method costs ceil(K/2) + 1 trainings",
+    )
+    methods: tuple[str, ...] = option(
+        (),
+        "methods to attack (default: every method of [benchmark] methods plus retrain, "
+        "not original); each must be one of the benchmark's methods or 'retrain'",
+    )
+    retain_fraction: float = option(
+        0.5,
+        "U-LiRA: share of retain each shadow model trains on (0.5: Hayes et al.; 1: the real "
+        "original's regime, about twice the pool cost, recommended for partial-class forget "
+        "sets)",
+    )
+    n_perm: int = option(
+        200,
+        "U-LiRA: model relabellings for the AUC's null distribution and p-value (0 = skip; "
+        "cheap next to the trainings)",
+    )
+
+    def validate(self) -> None:
+        if self.neurips_n != 0 and self.neurips_n < MIN_N:
+            raise ConfigError(
+                f"[attacks] neurips_n must be 0 (off) or >= {MIN_N} models per side (N = 2 "
+                f"leaves the NeurIPS score no bucket; use tens), got {self.neurips_n}"
+            )
+        if self.ulira_k != 0 and self.ulira_k < MIN_K:
+            raise ConfigError(
+                f"[attacks] ulira_k must be 0 (off) or >= {MIN_K} shadow models (leave-one-out "
+                f"keeps >= 2 per side; use tens), got {self.ulira_k}"
+            )
+        if not 0 < self.retain_fraction <= 1:
+            raise ConfigError(
+                f"[attacks] retain_fraction must be in (0, 1], got {self.retain_fraction}"
+            )
+        if self.n_perm < 0:
+            raise ConfigError(
+                f"[attacks] n_perm must be >= 0 (0 skips the null distribution), got {self.n_perm}"
+            )
+        if len(set(self.methods)) != len(self.methods):
+            raise ConfigError(f"[attacks] methods has duplicates: {list(self.methods)}")
+
+    @property
+    def enabled(self) -> tuple[tuple[str, int], ...]:
+        """The attacks to run with their size: ``(("neurips", N), ("ulira", K))``, those > 0."""
+        sizes = {"neurips": self.neurips_n, "ulira": self.ulira_k}
+        return tuple((a, sizes[a]) for a in ATTACK_NAMES if sizes[a] > 0)
+
+    def options(self, attack: str) -> dict[str, Any]:
+        """The options besides the size that determine ``attack``'s result."""
+        if attack == "ulira":
+            return {"retain_fraction": self.retain_fraction, "n_perm": self.n_perm}
+        return {}
 
 
 def stable_hash(payload: Any, length: int = 16) -> str:
@@ -153,11 +239,30 @@ class BenchmarkPlan:
     entries: tuple[GridEntry, ...]
     eval: EvalConfig
     method_configs: Mapping[str, Mapping[str, Any]]
+    attacks: AttacksConfig = AttacksConfig()
+
+    def __post_init__(self) -> None:
+        _check_attacked_methods(self.attacks, self.config)
 
     @property
     def methods(self) -> tuple[str, ...]:
         """original, retrain, then the configured methods (in their order)."""
         return (*REFERENCE_METHODS, *(m for m in self.config.methods if m not in REFERENCE_METHODS))
+
+    @property
+    def attacked_methods(self) -> tuple[str, ...]:
+        """The methods the per-example attacks run on (none when no attack is enabled):
+        ``[attacks] methods``, or by default every method except original."""
+        if not self.attacks.enabled:
+            return ()
+        if self.attacks.methods:
+            return self.attacks.methods
+        return tuple(m for m in self.methods if m != "original")
+
+    def n_attacks(self) -> int:
+        """Attack rows the plan implies: groups × enabled attacks × attacked methods."""
+        per_group = len(self.attacks.enabled) * len(self.attacked_methods)
+        return len(self.entries) * len(self.config.seeds) * per_group
 
     def groups(self) -> Iterator[Group]:
         for i, entry in enumerate(self.entries):
@@ -195,6 +300,9 @@ class BenchmarkPlan:
         bench = self.config.to_dict()
         for k in RUNTIME_KEYS:
             bench.pop(k)
+        # [attacks] only when an attack is on (so it differs from the default): folders
+        # started without attacks, or before the section existed, keep resuming
+        extra = {"attacks": self.attacks.to_dict()} if self.attacks.enabled else {}
         return {
             "benchmark": bench,
             "grid": [e.to_dict() for e in self.entries],
@@ -210,6 +318,7 @@ class BenchmarkPlan:
                 }
                 for name in self.methods
             },
+            **extra,
         }
 
     def runtime_dict(self) -> dict[str, Any]:
@@ -303,4 +412,16 @@ def load_plan(
         _no_seed(table, f"[methods.{name}]")
         cls.from_dict(dict(table))  # strict keys and values, checked now
         method_configs[name] = dict(table)
-    return BenchmarkPlan(bench, tuple(entries), eval_cfg, method_configs)
+    attacks = AttacksConfig.from_dict(_table(sections, "attacks", "[attacks]"))
+    return BenchmarkPlan(bench, tuple(entries), eval_cfg, method_configs, attacks)
+
+
+def _check_attacked_methods(attacks: AttacksConfig, bench: BenchmarkConfig) -> None:
+    allowed = list(dict.fromkeys((*REFERENCE_METHODS, *bench.methods)))
+    unknown = [m for m in attacks.methods if m not in allowed]
+    if unknown:
+        raise ConfigError(
+            f"[attacks] methods {unknown} are not methods of this benchmark; choose among "
+            f"{', '.join(allowed)} (the attacks reuse the benchmark's method configs), or add "
+            "them to [benchmark] methods"
+        )
