@@ -14,7 +14,8 @@ def add_parser(subparsers: Any) -> None:
         "benchmark",
         help="run a grid of splits × seeds × methods (resumable) and print the aggregate",
         description="Run every (split, seed, method) of a benchmark file, one JSON line per run "
-        "in OUT/results.jsonl. Rerunning the same command resumes: finished runs are skipped, "
+        "in OUT/results.jsonl (and, with an [attacks] section, one per per-example attack in "
+        "OUT/attacks.jsonl). Rerunning the same command resumes: finished runs are skipped, "
         "failed ones retried. See docs/benchmark.md.",
     )
     p.add_argument(
@@ -22,7 +23,7 @@ def add_parser(subparsers: Any) -> None:
         metavar="TOML",
         required=True,
         help="benchmark file: [benchmark], [[grid.split]], [model], [train], [eval], "
-        "[methods.<name>] (e.g. configs/digits-smoke.toml)",
+        "[methods.<name>], optional [attacks] (e.g. configs/digits-smoke.toml)",
     )
     p.add_argument(
         "--out", help="output folder (default: runs/benchmark/<name>); reuse it to resume"
@@ -49,6 +50,25 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--title", help="report title (default: the benchmark's name)")
 
 
+def _print_attacks(out: Path) -> None:
+    from unlearnkit.benchmark.aggregate import ATTACK_SIZE, aggregate_attacks, attack_table
+    from unlearnkit.benchmark.runner import ATTACKS_FILE, ResultsFile
+
+    path = out / ATTACKS_FILE
+    if not path.is_file():
+        return
+    agg = aggregate_attacks(ResultsFile(path).load())
+    for s in agg["settings"]:
+        for entry in s["attacks"]:
+            size = f"{ATTACK_SIZE.get(entry['attack'], 'size')} = {entry['size']}"
+            print(f"\n{s['label']} — per-example attack {entry['attack']}, {size}")
+            print(attack_table(entry, markdown=False), end="")
+    print(
+        f"\nattack rows in {path}: {agg['n_ok']} ok, {agg['n_failed']} failed "
+        "(the last row of each attack counts)"
+    )
+
+
 def _print_summary(out: Path) -> None:
     from unlearnkit.benchmark.aggregate import aggregate_results, summary_table
     from unlearnkit.benchmark.runner import RESULTS_FILE, ResultsFile
@@ -62,6 +82,7 @@ def _print_summary(out: Path) -> None:
         if acc == acc:
             print(f"original train accuracy (min over seeds): {100 * acc:.2f}%")
         print(summary_table(s, markdown=False), end="")
+    _print_attacks(out)
 
 
 @command("benchmark")
@@ -85,10 +106,23 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         f"\n{outcome.ok} run(s) done, {outcome.skipped} already done, {outcome.failed} failed "
         f"of {outcome.total} in {outcome.wall_time:.1f} s; results: {out / 'results.jsonl'}"
     )
+    if outcome.attacks_total:
+        print(
+            f"{outcome.attacks_ok} attack(s) done, {outcome.attacks_skipped} already done, "
+            f"{outcome.attacks_failed} failed of {outcome.attacks_total}; results: "
+            f"{out / 'attacks.jsonl'}"
+        )
     if outcome.failed:
         print("failed runs (rerun the same command to retry them):")
         for row in outcome.failures:
             print(f"  {row['dataset']} seed {row['seed']} {row['method']}: {row['error']}")
+    if outcome.attacks_failed:
+        print("failed attacks (rerun the same command to retry them):")
+        for row in outcome.attack_failures:
+            print(
+                f"  {row['dataset']} seed {row['seed']} {row['attack']} {row['method']}: "
+                f"{row['error']}"
+            )
     if args.report:
         from unlearnkit.benchmark.report import build_report
 
@@ -96,7 +130,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         print(f"report: {paths['html']}")
     else:
         print(f"report: unlearnkit report {out}")
-    return 1 if outcome.failed else 0
+    return 1 if outcome.failed or outcome.attacks_failed else 0
 
 
 @command("report")

@@ -18,10 +18,19 @@ Output folder:
   config is refused (:class:`ConfigChangedError`);
 * ``scores/<run_id>.npz`` — per-example losses of forget and of the attack's test negatives
   (ROC curves in the report); ``embeddings/<group>_<model>.npz`` — a small embedding subsample
-  (PCA figure). Both written atomically (temp file + rename).
+  (PCA figure). Both written atomically (temp file + rename);
+* with ``[attacks]``: ``attacks.jsonl`` — one row per finished per-example attack (group,
+  attack, method), keyed by ``attack_id``, written like ``results.jsonl``; and
+  ``attacks/<attack_id>.npz`` — its per-example arrays.
 
-Resume: rerunning skips every run whose ``run_id`` already has an ``ok`` row; failed runs are
-retried. A group whose runs are all done is skipped without loading anything.
+Per-example attacks (:func:`~unlearnkit.attacks.runner.run_neurips`,
+:func:`~unlearnkit.attacks.runner.run_ulira`) run after a group's method runs, with one
+:class:`~unlearnkit.attacks.runner.AttackSetup` per group that reuses the group's original and
+keeps the model pools in the benchmark's cache folder, so every method shares them.
+
+Resume: rerunning skips every run whose ``run_id`` (and every attack whose ``attack_id``)
+already has an ``ok`` row; failed ones are retried. A group whose runs and attacks are all done
+is skipped without loading anything; one with missing attacks only is loaded for them.
 """
 
 from __future__ import annotations
@@ -45,7 +54,8 @@ import numpy as np
 import torch
 
 import unlearnkit
-from unlearnkit.benchmark.grid import BenchmarkPlan, Group, Run
+from unlearnkit.attacks.runner import AttackSetup, run_neurips, run_ulira
+from unlearnkit.benchmark.grid import BenchmarkPlan, Group, Run, stable_hash
 from unlearnkit.data import load_dataset
 from unlearnkit.data.base import ArrayDataset
 from unlearnkit.data.batching import UnlearningData, unlearning_data
@@ -66,6 +76,8 @@ from unlearnkit.pipeline import obtain_model
 from unlearnkit.utils import log, resolve_device
 
 __all__ = [
+    "ATTACKS_DIR",
+    "ATTACKS_FILE",
     "CONFIG_FILE",
     "RESULTS_FILE",
     "BenchmarkLockedError",
@@ -79,6 +91,8 @@ __all__ = [
 ]
 
 RESULTS_FILE = "results.jsonl"
+ATTACKS_FILE = "attacks.jsonl"
+ATTACKS_DIR = "attacks"
 CONFIG_FILE = "benchmark-config.json"
 LOCK_FILE = ".benchmark.lock"
 
@@ -170,12 +184,12 @@ class ResultsFile:
             os.close(fd)
 
 
-def latest_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The last row of every ``run_id`` (a retried run's new row replaces its failed one),
-    in the order of first appearance."""
+def latest_rows(rows: list[dict[str, Any]], key: str = "run_id") -> list[dict[str, Any]]:
+    """The last row of every ``key`` (``run_id``; ``attack_id`` for ``attacks.jsonl``): a
+    retried run's new row replaces its failed one. In the order of first appearance."""
     last: dict[str, dict[str, Any]] = {}
     for row in rows:
-        last[str(row.get("run_id"))] = row
+        last[str(row.get(key))] = row
     return list(last.values())
 
 
@@ -278,6 +292,17 @@ class _GroupState:
     outputs: dict[str, ModelOutputs]
     relearn_target: float | None
     common: dict[str, Any] = field(default_factory=dict)
+    attack_setup: AttackSetup | None = None
+
+
+@dataclass(frozen=True)
+class _AttackJob:
+    """One per-example attack of a group on one method; ``attack_id`` names its row."""
+
+    attack_id: str
+    attack: str
+    size: int
+    run: Run
 
 
 @dataclass
@@ -291,6 +316,11 @@ class BenchmarkOutcome:
     failed: int
     wall_time: float
     failures: list[dict[str, Any]] = field(default_factory=list)
+    attacks_total: int = 0
+    attacks_skipped: int = 0
+    attacks_ok: int = 0
+    attacks_failed: int = 0
+    attack_failures: list[dict[str, Any]] = field(default_factory=list)
 
 
 class _Runner:
@@ -302,7 +332,10 @@ class _Runner:
         self.eval_cfg: EvalConfig = plan.eval
         self.device = resolve_device(self.cfg.device)
         self.cache = None if self.cfg.no_cache else Path(self.cfg.cache_dir or user_cache_dir())
-        self.results = ResultsFile(out / "results.jsonl")
+        self.results = ResultsFile(out / RESULTS_FILE)
+        self.attack_results = ResultsFile(out / ATTACKS_FILE)
+        # model pools are always kept on disk (no_cache concerns the groups' own models)
+        self.pool_cache = Path(self.cfg.cache_dir or user_cache_dir())
         self.datasets: dict[str, ArrayDataset] = {}
         self.bar: Any = None
 
@@ -526,6 +559,122 @@ class _Runner:
             "traceback": traceback.format_exc(limit=-8),
         }
 
+    # -- per-example attacks ----------------------------------------------------------------
+    def attack_jobs(self, group: Group) -> list[_AttackJob]:
+        """The group's attacks: every enabled attack × attacked method, in that order."""
+        attacks = self.plan.attacks
+        runs = {run.method: run for run in group.runs}
+        jobs = []
+        for attack, size in attacks.enabled:
+            for method in self.plan.attacked_methods:
+                run = runs[method]
+                attack_id = stable_hash(
+                    {
+                        "group": group.group_id,
+                        "attack": attack,
+                        "size": size,
+                        "method": method,
+                        "method_config": run.config.to_dict(),
+                        "options": attacks.options(attack),
+                    }
+                )
+                jobs.append(_AttackJob(attack_id, attack, size, run))
+        return jobs
+
+    def attack_base_row(self, group: Group, job: _AttackJob) -> dict[str, Any]:
+        return {
+            "attack_id": job.attack_id,
+            "group": group.group_id,
+            "dataset": group.split.dataset,
+            "scenario": group.split.scenario,
+            "split": group.split.to_dict(),
+            "model": group.model.to_dict(),
+            "train": group.train.to_dict(),
+            "seed": group.seed,
+            "method": job.run.method,
+            "method_config": job.run.config.to_dict(),
+            "attack": job.attack,
+            "size": job.size,
+            "options": self.plan.attacks.options(job.attack),
+        }
+
+    def attack_setup(self, st: _GroupState) -> AttackSetup:
+        """The group's shared attack resources (created on first use): its data, recipe and
+        original; pools in the benchmark's cache folder."""
+        if st.attack_setup is None:
+            st.attack_setup = AttackSetup(
+                st.data,
+                st.group.model,
+                st.group.train,
+                self.device,
+                split=st.data.split,
+                cache_dir=self.pool_cache,
+                show_progress=self.show,
+                retain_fraction=self.plan.attacks.retain_fraction,
+                original=st.models["original"],
+            )
+        return st.attack_setup
+
+    def run_attack(self, st: _GroupState, job: _AttackJob) -> dict[str, Any]:
+        group, run = st.group, job.run
+        setup = self.attack_setup(st)
+        t0 = time.perf_counter()
+        args = (run.method, run.config, st.data, st.data.split, group.model, group.train)
+        if job.attack == "neurips":
+            res = run_neurips(*args, job.size, self.device, setup=setup)
+        else:
+            res = run_ulira(
+                *args,
+                job.size,
+                self.device,
+                setup=setup,
+                n_perm=self.plan.attacks.n_perm,
+            )
+        wall = time.perf_counter() - t0
+        arrays = {k: np.asarray(v) for k, v in res.pop("arrays", {}).items()}
+        path = self.out / ATTACKS_DIR / f"{job.attack_id}.npz"
+        _atomic_savez(path, **arrays)
+        scalars = {
+            k: v
+            for k, v in res.items()
+            if v is None or isinstance(v, (bool, int, float, str, np.generic))
+        }
+        return {
+            **self.attack_base_row(group, job),
+            "status": "ok",
+            "results": scalars,
+            "files": {"arrays": str(path.relative_to(self.out))},
+            "wall_time": wall,
+        }
+
+    def run_attacks(
+        self, st: _GroupState, jobs: list[_AttackJob], label: str
+    ) -> list[dict[str, Any]]:
+        """Run the group's pending attacks; append and return their rows (ok or failed)."""
+        rows = []
+        for job in jobs:
+            try:
+                row = self.run_attack(st, job)
+            except Exception as exc:  # recorded; retried on resume
+                row = {
+                    **self.attack_base_row(st.group, job),
+                    "status": "failed",
+                    "error": f"{type(exc).__name__}: {exc}",
+                    "traceback": traceback.format_exc(limit=-8),
+                }
+            row = self.finish_row(row)
+            self.attack_results.append(row)
+            rows.append(row)
+            what = f"{job.attack} {'N' if job.attack == 'neurips' else 'K'}={job.size}"
+            if row["status"] == "ok":
+                self.say(
+                    f"[benchmark] {label}: {what} {job.run.method}: "
+                    f"{_attack_headline(job.attack, row['results'])} ({row['wall_time']:.1f} s)"
+                )
+            else:
+                self.say(f"[benchmark] {label}: {what} {job.run.method} FAILED: {row['error']}")
+        return rows
+
     def run(self) -> BenchmarkOutcome:
         t0 = time.perf_counter()
         self.results.repair()
@@ -539,6 +688,19 @@ class _Runner:
         skipped = sum(1 for i in all_ids if i in done)
         ok = failed = 0
         failures: list[dict[str, Any]] = []
+        jobs = {g.group_id: self.attack_jobs(g) for g in groups}
+        n_attacks = sum(len(j) for j in jobs.values())
+        attacks_done: set[str] = set()
+        if n_attacks:
+            self.attack_results.repair()
+            attacks_done = {
+                r["attack_id"]
+                for r in latest_rows(self.attack_results.load(), "attack_id")
+                if r.get("status") == "ok" and "attack_id" in r
+            }
+        a_skipped = sum(1 for js in jobs.values() for j in js if j.attack_id in attacks_done)
+        a_ok = a_failed = 0
+        a_failures: list[dict[str, Any]] = []
         from tqdm.auto import tqdm
 
         self.bar = tqdm(
@@ -552,16 +714,24 @@ class _Runner:
         )
         if skipped:
             self.say(f"[benchmark] resuming: {skipped} of {len(all_ids)} runs already done")
+        if a_skipped:
+            self.say(f"[benchmark] resuming: {a_skipped} of {n_attacks} attacks already done")
         try:
             for group in groups:
                 pending = [r for r in group.runs if r.run_id not in done]
-                if not pending:
+                pending_attacks = [
+                    j for j in jobs[group.group_id] if j.attack_id not in attacks_done
+                ]
+                if not pending and not pending_attacks:
                     continue
                 label = (
                     f"{group.split.dataset} {group.split.scenario} #{group.entry + 1} "
                     f"seed {group.seed}"
                 )
-                self.say(f"[benchmark] {label}: {len(pending)} run(s)")
+                todo = f"{len(pending)} run(s)"
+                if pending_attacks:
+                    todo += f", {len(pending_attacks)} attack(s)"
+                self.say(f"[benchmark] {label}: {todo}")
                 try:
                     st = self.prepare(group)
                 except Exception as exc:  # the whole group fails; the grid goes on
@@ -573,6 +743,17 @@ class _Runner:
                         failures.append(row)
                         failed += 1
                         self.bar.update(1)
+                    for job in pending_attacks:
+                        row = self.finish_row(
+                            {
+                                **self.attack_base_row(group, job),
+                                "status": "failed",
+                                "error": f"original/retrain failed: {type(exc).__name__}: {exc}",
+                            }
+                        )
+                        self.attack_results.append(row)
+                        a_failures.append(row)
+                        a_failed += 1
                     self.say(f"[benchmark] {label}: FAILED ({type(exc).__name__}: {exc})")
                     continue
                 for run in pending:
@@ -593,23 +774,59 @@ class _Runner:
                         failed += 1
                         failures.append(row)
                         self.say(f"[benchmark] {label}: {run.method} FAILED: {row['error']}")
+                for row in self.run_attacks(st, pending_attacks, label):
+                    if row["status"] == "ok":
+                        a_ok += 1
+                    else:
+                        a_failed += 1
+                        a_failures.append(row)
                 del st
         finally:
             self.bar.close()
             self.bar = None
         return BenchmarkOutcome(
-            self.out, len(all_ids), skipped, ok, failed, time.perf_counter() - t0, failures
+            self.out,
+            len(all_ids),
+            skipped,
+            ok,
+            failed,
+            time.perf_counter() - t0,
+            failures,
+            attacks_total=n_attacks,
+            attacks_skipped=a_skipped,
+            attacks_ok=a_ok,
+            attacks_failed=a_failed,
+            attack_failures=a_failures,
         )
+
+
+def _attack_headline(attack: str, results: Mapping[str, Any]) -> str:
+    """The log line's numbers: the NeurIPS score and F, or U-LiRA's AUC and p-value."""
+
+    def num(key: str, spec: str) -> str:
+        v = results.get(key)
+        return format(v, spec) if isinstance(v, (int, float)) and math.isfinite(v) else "—"
+
+    if attack == "neurips":
+        return (
+            f"score {num('score', '.4f')}, F {num('forgetting_quality', '.4f')}, "
+            f"emb F {num('emb_forgetting_quality', '.4f')}"
+        )
+    return (
+        f"AUC {num('auc', '.3f')} (p {num('auc_p_value', '.3f')}), emb AUC {num('emb_auc', '.3f')}"
+    )
 
 
 def run_benchmark(
     plan: BenchmarkPlan, out_dir: str | Path, *, show_progress: bool = True
 ) -> BenchmarkOutcome:
-    """Run (or resume) every run of ``plan``, appending rows to ``out_dir/results.jsonl``.
+    """Run (or resume) every run of ``plan``, appending rows to ``out_dir/results.jsonl``,
+    and, with ``[attacks]``, every per-example attack, one row each in ``out_dir/attacks.jsonl``.
 
     Refuses an output folder started with a different config (:class:`ConfigChangedError`) or
     in use by another process (:class:`BenchmarkLockedError`). A run that raises is recorded
-    with ``status: failed`` and its error, and the grid goes on; rerunning retries it.
+    with ``status: failed`` and its error, and the grid goes on; rerunning retries it. The
+    same holds for attacks.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
