@@ -15,6 +15,9 @@ Per method also: the Avg. Gap (per seed, the mean gap in percentage points over 
 ``in_avg_gap`` metrics, via :class:`~unlearnkit.evaluation.EvaluationResult`; then mean ± std and
 its rank), the mean rank over the Avg. Gap metrics, and the runtime relative to retrain
 (``wall_time / retrain's wall_time`` per seed, then mean ± std).
+
+Per-example attacks (``attacks.jsonl``, :func:`aggregate_attacks`): per setting, attack (with
+its N or K) and method, mean ± std over seeds of the keys in :data:`ATTACK_METRICS`.
 """
 
 from __future__ import annotations
@@ -40,7 +43,11 @@ from unlearnkit.evaluation import (
 from unlearnkit.pipeline import REFERENCE_METHODS
 
 __all__ = [
+    "ATTACK_METRICS",
+    "ATTACK_SIZE",
+    "aggregate_attacks",
     "aggregate_results",
+    "attack_table",
     "metric_table",
     "setting_label",
     "summary_table",
@@ -61,6 +68,40 @@ def _stat(values: Sequence[float]) -> dict[str, float]:
 
 def _without_seed(d: Mapping[str, Any] | None) -> dict[str, Any]:
     return {k: v for k, v in (d or {}).items() if k != "seed"}
+
+
+def _setting_key(row: Mapping[str, Any]) -> str:
+    """The setting of a row: its split without the seed, the model and the recipe."""
+    return stable_hash(
+        {
+            "split": _without_seed(row.get("split")),
+            "model": row.get("model"),
+            "train": _without_seed(row.get("train")),
+        },
+        12,
+    )
+
+
+def _new_setting(key: str, row: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
+    return {
+        "key": key,
+        "label": setting_label(row.get("split") or {}),
+        "dataset": row.get("dataset"),
+        "scenario": row.get("scenario"),
+        "split": _without_seed(row.get("split")),
+        "model": row.get("model"),
+        "train": _without_seed(row.get("train")),
+        **extra,
+    }
+
+
+def _unique_labels(settings: Iterable[dict[str, Any]]) -> None:
+    """Settings with the same label (they differ in model or recipe) get their key appended."""
+    settings = list(settings)
+    labels = [s["label"] for s in settings]
+    for s in settings:
+        if labels.count(s["label"]) > 1:
+            s["label"] += f" [{s['key'][:6]}]"
 
 
 def setting_label(split: Mapping[str, Any]) -> str:
@@ -113,28 +154,10 @@ def aggregate_results(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     settings: dict[str, dict[str, Any]] = {}
     n_ok = n_failed = 0
     for row in rows:
-        key = stable_hash(
-            {
-                "split": _without_seed(row.get("split")),
-                "model": row.get("model"),
-                "train": _without_seed(row.get("train")),
-            },
-            12,
-        )
-        s = settings.setdefault(
-            key,
-            {
-                "key": key,
-                "label": setting_label(row.get("split") or {}),
-                "dataset": row.get("dataset"),
-                "scenario": row.get("scenario"),
-                "split": _without_seed(row.get("split")),
-                "model": row.get("model"),
-                "train": _without_seed(row.get("train")),
-                "by_seed": {},
-                "failed": [],
-            },
-        )
+        key = _setting_key(row)
+        if key not in settings:
+            settings[key] = _new_setting(key, row, by_seed={}, failed=[])
+        s = settings[key]
         seed = int(row.get("seed", 0))
         if row.get("status") == "ok":
             n_ok += 1
@@ -144,12 +167,8 @@ def aggregate_results(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             s["failed"].append(
                 {"method": row.get("method"), "seed": seed, "error": row.get("error", "")}
             )
-    labels = [s["label"] for s in settings.values()]
-    out = []
-    for s in settings.values():
-        if labels.count(s["label"]) > 1:
-            s["label"] += f" [{s['key'][:6]}]"
-        out.append(_aggregate_setting(s))
+    _unique_labels(settings.values())
+    out = [_aggregate_setting(s) for s in settings.values()]
     return {"n_rows": len(rows), "n_ok": n_ok, "n_failed": n_failed, "settings": out}
 
 
@@ -329,4 +348,129 @@ def metric_table(setting: Mapping[str, Any], *, markdown: bool = True) -> str:
             cell += f" [#{a['rank']}]"
         avg.append(cell)
     body.append(avg)
+    return _render(header, body, markdown)
+
+
+# --------------------------------------------------------------------------- attacks
+
+#: the main keys of each per-example attack, aggregated and shown in the report
+ATTACK_METRICS: dict[str, tuple[str, ...]] = {
+    "neurips": (
+        "score",
+        "forgetting_quality",
+        "emb_forgetting_quality",
+        "epsilon_median",
+        "frac_capped",
+    ),
+    "ulira": ("auc", "auc_p_value", "tpr_at_1pct_fpr", "emb_auc"),
+}
+
+#: the name of each attack's size: models per side (NeurIPS) or shadow models (U-LiRA)
+ATTACK_SIZE: dict[str, str] = {"neurips": "N", "ulira": "K"}
+
+#: column label and number format of each attack key
+_ATTACK_COLUMNS: dict[str, tuple[str, str]] = {
+    "score": ("score", ".4f"),
+    "forgetting_quality": ("F", ".4f"),
+    "emb_forgetting_quality": ("emb. F", ".4f"),
+    "epsilon_median": ("ε median", ".2f"),
+    "frac_capped": ("ε capped", ".3f"),
+    "auc": ("AUC", ".3f"),
+    "auc_p_value": ("p-value", ".3f"),
+    "tpr_at_1pct_fpr": ("TPR@1% FPR", ".3f"),
+    "emb_auc": ("emb. AUC", ".3f"),
+}
+
+
+def aggregate_attacks(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Aggregate ``attacks.jsonl`` rows (the last row of each ``attack_id`` counts).
+
+    Rows are grouped by setting (as in :func:`aggregate_results`), then by attack and size.
+    Returns ``{"n_rows", "n_ok", "n_failed", "settings": [setting, ...]}``; each setting has
+    ``key, label, dataset, scenario, split, model, train, failed = [{attack, size, method, seed,
+    error}]`` and ``attacks``: one entry per (attack, size) with ``attack``, ``size``,
+    ``size_name`` (``N`` or ``K``), ``options``, ``keys`` (:data:`ATTACK_METRICS`), ``seeds``,
+    ``methods`` (retrain first) and ``metrics[method][key] = {mean, std, n}`` over seeds.
+    """
+    rows = latest_rows([dict(r) for r in rows], "attack_id")
+    settings: dict[str, dict[str, Any]] = {}
+    n_ok = n_failed = 0
+    for row in rows:
+        key = _setting_key(row)
+        if key not in settings:
+            settings[key] = _new_setting(key, row, entries={}, failed=[])
+        s = settings[key]
+        attack, size = str(row.get("attack")), row.get("size")
+        seed = int(row.get("seed", 0))
+        if row.get("status") != "ok":
+            n_failed += 1
+            s["failed"].append(
+                {
+                    "attack": attack,
+                    "size": size,
+                    "method": row.get("method"),
+                    "seed": seed,
+                    "error": row.get("error", ""),
+                }
+            )
+            continue
+        n_ok += 1
+        entry = s["entries"].setdefault(
+            (attack, size),
+            {
+                "attack": attack,
+                "size": size,
+                "size_name": ATTACK_SIZE.get(attack, "size"),
+                "options": dict(row.get("options") or {}),
+                "keys": ATTACK_METRICS.get(attack, ()),
+                "values": {},
+                "seeds": set(),
+            },
+        )
+        entry["seeds"].add(seed)
+        results = row.get("results") or {}
+        per_method = entry["values"].setdefault(str(row.get("method")), {})
+        for k in entry["keys"]:
+            per_method.setdefault(k, []).append(results.get(k))
+    _unique_labels(settings.values())
+    out = []
+    for s in settings.values():
+        entries = []
+        order = {a: i for i, a in enumerate(ATTACK_METRICS)}
+        by_attack = sorted(
+            s.pop("entries").items(), key=lambda kv: (order.get(kv[0][0], 99), str(kv[0][1]))
+        )
+        for _, e in by_attack:
+            values = e.pop("values")
+            methods = _order(values)
+            e["seeds"] = sorted(e["seeds"])
+            e["methods"] = methods
+            e["metrics"] = {m: {k: _stat(values[m].get(k, [])) for k in e["keys"]} for m in methods}
+            entries.append(e)
+        out.append({**s, "attacks": entries})
+    return {"n_rows": len(rows), "n_ok": n_ok, "n_failed": n_failed, "settings": out}
+
+
+def attack_table(entry: Mapping[str, Any], *, markdown: bool = True) -> str:
+    """Methods as rows, the attack's main keys as columns: ``mean ± std`` over seeds (std
+    shown from two seeds on). ``entry`` is one item of a setting's ``attacks``."""
+    keys = list(entry["keys"])
+    header = ["method"] + [_ATTACK_COLUMNS.get(k, (k, ""))[0] for k in keys] + ["seeds"]
+    body = []
+    for m in entry["methods"]:
+        name = m
+        if m == "retrain":
+            name += " (retrain vs retrain)" if entry["attack"] == "neurips" else " (ref.)"
+        cells = [name]
+        n = 0
+        for k in keys:
+            st = entry["metrics"][m][k]
+            spec = _ATTACK_COLUMNS.get(k, (k, ".4g"))[1]
+            cell = _num(st["mean"], spec)
+            if _finite(st["std"]):
+                cell += f" ± {_num(st['std'], spec)}"
+            cells.append(cell)
+            n = max(n, int(st["n"]))
+        cells.append(str(n))
+        body.append(cells)
     return _render(header, body, markdown)

@@ -17,7 +17,9 @@ Built from a benchmark folder alone (``results.jsonl`` and the side files ``scor
 
 Every figure has a caption saying what a good result looks like. The report states the
 original's training accuracy and flags settings below 99% (no memorisation, so membership
-signals may sit at noise level), and includes the aggregated tables.
+signals may sit at noise level), and includes the aggregated tables. When the folder has
+``attacks.jsonl`` with finished rows (a benchmark with ``[attacks]``), a section "Per-example
+attacks" gives, per setting and attack, the NeurIPS 2023 score or U-LiRA numbers per method.
 """
 
 from __future__ import annotations
@@ -35,8 +37,16 @@ from typing import Any
 import numpy as np
 
 import unlearnkit
-from unlearnkit.benchmark.aggregate import aggregate_results, metric_table, summary_table
+from unlearnkit.benchmark.aggregate import (
+    ATTACK_SIZE,
+    aggregate_attacks,
+    aggregate_results,
+    attack_table,
+    metric_table,
+    summary_table,
+)
 from unlearnkit.benchmark.runner import (
+    ATTACKS_FILE,
     CONFIG_FILE,
     RESULTS_FILE,
     ResultsFile,
@@ -609,6 +619,71 @@ def _fmt_pct(v: Any) -> str:
     return f"{100 * v:.2f}%" if _finite(v) else "—"
 
 
+def _attack_intro(entry: Mapping[str, Any]) -> str:
+    """What an attack table shows, with its N or K, and what a good result looks like."""
+    size = entry["size"]
+    if entry["attack"] == "neurips":
+        chance = (
+            " Below N ≈ 8 examples are also perfectly separated by chance, so capped ε alone "
+            "is weak evidence."
+            if _finite(size) and size < 8
+            else ""
+        )
+        return (
+            f"**NeurIPS 2023 forgetting score, N = {size}**: per forget example, ε from N runs "
+            "of the method on one original against N retrained models; F = mean of 2^−bucket(ε) "
+            "(1 is best); score = F × retain- and test-accuracy ratios to retrain; ε capped = "
+            "share of forget examples perfectly separated (ε = 50); emb. = the same on the "
+            "embedding's cosine to its class prototype. **Good:** score and F close to retrain's "
+            "row, the retrain-vs-retrain reference (the best attainable at this N, not 1), with "
+            f"a low ε median and few capped examples.{chance}"
+        )
+    rf = (entry.get("options") or {}).get("retain_fraction")
+    shadow = f", shadows on {rf:g} of retain" if _finite(rf) else ""
+    return (
+        f"**U-LiRA, K = {size} shadow models**{shadow}: the in-models (half of them, trained on "
+        "the forget set) are unlearned with the method and attacked against the out-models, "
+        "which never saw it; leave-one-out AUC pooled over models and forget examples, its "
+        "p-value against relabelled pools (perfect unlearning), TPR at 1% FPR, and the AUC of "
+        "the embedding statistic. **Good:** AUC near 0.5 (as for retrain) with a p-value that is "
+        "not small (≥ 0.05: the attack cannot tell the unlearned models from models that never "
+        "trained on the forget set), and TPR at 1% FPR near 0.01."
+    )
+
+
+def _attack_blocks(agg: Mapping[str, Any]) -> list[Block]:
+    """The "Per-example attacks" section (empty without finished attack rows)."""
+    blocks: list[Block] = []
+    if agg["n_ok"]:
+        blocks.append(("h", 2, "Per-example attacks"))
+        blocks.append(
+            (
+                "p",
+                f"From `{ATTACKS_FILE}` (per-example arrays in `attacks/`): mean ± std over "
+                "seeds, one row per attacked method; seeds = how many seeds the row averages. "
+                "Designs and cost: docs/per-example-attacks.md.",
+            )
+        )
+        for s in agg["settings"]:
+            if not s["attacks"]:
+                continue
+            blocks.append(("h", 3, s["label"]))
+            for entry in s["attacks"]:
+                blocks.append(("p", _attack_intro(entry)))
+                blocks.append(("table", attack_table(entry, markdown=True)))
+    failed = [(s["label"], f) for s in agg["settings"] for f in s["failed"]]
+    if failed:
+        blocks.append(("h", 2, "Failed attacks"))
+        blocks.append(("p", "Rerun the same `unlearnkit benchmark` command to retry them."))
+        lines = ["| setting | seed | attack | method | error |", "|---|---:|---|---|---|"]
+        for label, f in failed:
+            err = str(f["error"]).replace("|", "/").replace("\n", " ")
+            what = f"{f['attack']} {ATTACK_SIZE.get(f['attack'], 'size')}={f['size']}"
+            lines.append(f"| {label} | {f['seed']} | {what} | {f['method']} | {err[:300]} |")
+        blocks.append(("table", "\n".join(lines)))
+    return blocks
+
+
 def build_report(out_dir: str | Path, *, title: str | None = None) -> dict[str, Path]:
     """Write ``report.md``, ``report.html``, ``summary.json`` and ``figures/*.png`` into
     ``out_dir`` (a benchmark folder) and return their paths."""
@@ -713,12 +788,18 @@ def build_report(out_dir: str | Path, *, title: str | None = None) -> dict[str, 
             err = str(f["error"]).replace("|", "/").replace("\n", " ")
             lines.append(f"| {label} | {f['seed']} | {f['method']} | {err[:300]} |")
         blocks.append(("table", "\n".join(lines)))
+    attacks_path = out / ATTACKS_FILE
+    attacks_agg = None
+    if attacks_path.is_file():
+        attacks_agg = aggregate_attacks(ResultsFile(attacks_path).load())
+        blocks += _attack_blocks(attacks_agg)
 
     md_path, html_path, json_path = out / "report.md", out / "report.html", out / "summary.json"
     atomic_write_text(md_path, _render_md(blocks))
     atomic_write_text(html_path, _render_html(blocks, f"{name} — unlearnkit benchmark", out))
+    summary = {**agg, "attacks": attacks_agg} if attacks_agg else agg
     atomic_write_text(
-        json_path, json.dumps(clean_json(agg), indent=2, sort_keys=True, allow_nan=False)
+        json_path, json.dumps(clean_json(summary), indent=2, sort_keys=True, allow_nan=False)
     )
     return {
         "markdown": md_path,
