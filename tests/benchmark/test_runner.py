@@ -206,3 +206,10 @@ def test_shipped_configs_resolve(name):
 
     assert set(plan.methods) == set(method_names())  # every registered method, listed explicitly
     assert plan.n_runs() == len(plan.entries) * len(plan.config.seeds) * len(method_names())
+
+
+def test_shipped_attacks_config_resolves():
+    root = Path(__file__).resolve().parents[2]
+    plan = load_plan(load_sections(str(root / "configs" / "digits-attacks.toml")))
+    assert plan.attacks.neurips_n == 16 and plan.attacks.ulira_k == 16
+    assert set(plan.attacked_methods) == {"retrain", "finetune", "neggrad_plus", "sure"}
