@@ -9,20 +9,19 @@ split match what the caller expects and refuses a mismatch with a clear message.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
 import unlearnkit
 from unlearnkit.data.splits import atomic_write_text
 from unlearnkit.errors import UnlearnkitError
 from unlearnkit.models import FeatureClassifier, ModelConfig, build_model
+from unlearnkit.utils import atomic_write
 
 
 class CheckpointError(UnlearnkitError):
@@ -59,14 +58,8 @@ def save_checkpoint(path: str | Path, model: FeatureClassifier, meta: Checkpoint
     weights, sidecar = _paths(path)
     weights.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    fd, tmp = tempfile.mkstemp(dir=weights.parent, prefix=f".{weights.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(state, tmp, metadata={"format": "unlearnkit", "version": unlearnkit.__version__})
-        os.replace(tmp, weights)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    metadata = {"format": "unlearnkit", "version": unlearnkit.__version__}
+    atomic_write(weights, save(state, metadata=metadata))
     atomic_write_text(sidecar, json.dumps(meta.to_dict(), indent=2, sort_keys=True))
     return weights
 

@@ -194,3 +194,16 @@ def test_cli_tune_prints_table(tiny_file, tmp_path, capsys) -> None:
     text = capsys.readouterr().out
     assert rc == 0 and "ssd" in text and str(out / "tuned.toml") in text
     assert (out / "tuned.toml").is_file()
+
+
+def test_shipped_fashion_mnist_config_carries_the_recorded_tuning() -> None:
+    root = Path(__file__).resolve().parents[2]
+    plan = load_plan(load_sections(str(root / "configs" / "fashion-mnist.toml")))
+    record = json.loads((root / "docs/results/fashion-mnist/tuning.json").read_text())
+    assert record["tune"]["trials"] >= 8
+    for name, s in record["methods"].items():
+        assert dict(plan.method_configs[name]) == s["best"], name
+        assert len(s["objectives"]) == record["tune"]["trials"]  # the same budget for each
+        assert s["best_objective"] == min(s["objectives"])
+    tuned = set(record["methods"])
+    assert tuned == set(plan.config.methods)  # every method of the benchmark was tuned

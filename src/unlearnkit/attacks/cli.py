@@ -14,8 +14,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,7 @@ import numpy as np
 
 from unlearnkit.cli import command
 from unlearnkit.errors import ConfigError
+from unlearnkit.utils import atomic_write
 
 ATTACKS = ("ulira", "neurips")
 DEFAULT_POOL = 16
@@ -110,17 +109,6 @@ def add_parser(subparsers: Any) -> None:
     for name in method_names():
         cls = get_method_class(name)
         add_config_arguments(p, cls.config_cls, prefix=name, title=f"method {name}")
-
-
-def _atomic_bytes(path: Path, blob: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(blob)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _table(attack: str, rows: list[dict[str, Any]]) -> str:
@@ -257,7 +245,7 @@ def cmd_attack(args: argparse.Namespace) -> int:
     atomic_write_text(out / f"{args.attack}.json", json.dumps(payload, indent=2, default=str))
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)  # type: ignore[arg-type]  # (allow_pickle overload)
-    _atomic_bytes(out / f"{args.attack}_scores.npz", buf.getvalue())
+    atomic_write(out / f"{args.attack}_scores.npz", buf.getvalue())
     split.save(out / "split.json")
     print(_table(args.attack, results))
     print(

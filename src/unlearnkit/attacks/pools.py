@@ -29,8 +29,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -45,7 +43,7 @@ from unlearnkit.data.splits import Split, atomic_write_text
 from unlearnkit.errors import ConfigError
 from unlearnkit.models import FeatureClassifier, ModelConfig
 from unlearnkit.training import TrainConfig, accuracy, train_fresh
-from unlearnkit.utils import log, progress
+from unlearnkit.utils import atomic_write, log, progress
 
 __all__ = ["POOL_KINDS", "ModelPool", "TrainFn", "pool_key"]
 
@@ -86,14 +84,7 @@ def pool_key(
 
 
 def _atomic_save_npy(path: Path, array: np.ndarray) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.save(fh, array)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write(path, lambda fh: np.save(fh, array))
 
 
 class ModelPool:

@@ -41,7 +41,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 import time
 import traceback
 import warnings
@@ -73,7 +72,7 @@ from unlearnkit.evaluation import (
 from unlearnkit.methods import MethodContext, create_method
 from unlearnkit.models import FeatureClassifier
 from unlearnkit.pipeline import obtain_model
-from unlearnkit.utils import log, resolve_device
+from unlearnkit.utils import atomic_write, log, resolve_device
 
 __all__ = [
     "ATTACKS_DIR",
@@ -258,18 +257,7 @@ def _lock(out: Path) -> Iterator[None]:
 
 
 def _atomic_savez(path: Path, **arrays: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, lambda fh: np.savez(fh, **arrays), fsync=True)  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------- evaluation

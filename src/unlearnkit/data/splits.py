@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +26,7 @@ from unlearnkit.config import Config, option
 from unlearnkit.data.base import ArrayDataset
 from unlearnkit.data.registry import get_dataset_spec
 from unlearnkit.errors import ConfigError, DataError
+from unlearnkit.utils import atomic_write
 
 SCENARIOS = ("random", "partial-class", "class")
 SPLIT_FORMAT = 1
@@ -244,17 +243,8 @@ def labels_fingerprint(ds: ArrayDataset) -> str:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temp file in the same folder and an atomic rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write ``text`` (UTF-8) to ``path`` atomically (:func:`unlearnkit.utils.atomic_write`)."""
+    atomic_write(path, text.encode())
 
 
 def make_split(ds: ArrayDataset, config: SplitConfig) -> Split:
