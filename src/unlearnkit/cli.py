@@ -99,8 +99,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     elif args.what == "models":
         from unlearnkit.models import model_specs
 
-        for spec in model_specs():
-            print(f"{spec.name:10s} {spec.description}")
+        for model_spec in model_specs():
+            print(f"{model_spec.name:10s} {model_spec.description}")
     else:
         from unlearnkit.methods import get_method_class, method_names
 

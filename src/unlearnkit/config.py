@@ -21,6 +21,7 @@ import json
 import sys
 import types
 import typing
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -135,7 +136,7 @@ class Config:
         return [f.name for f in dataclasses.fields(cls)]
 
     @classmethod
-    def from_dict(cls: type[C], data: dict[str, Any] | None) -> C:
+    def from_dict(cls: type[C], data: Mapping[str, Any] | None) -> C:
         """Build from a mapping; unknown keys are an error listing the known ones."""
         data = dict(data or {})
         known = cls.field_names()

@@ -203,7 +203,9 @@ def _aggregate_setting(s: dict[str, Any]) -> dict[str, Any]:
         ref_time = metrics["retrain"].get("wall_time")
         for m in metrics:
             t = metrics[m].get("wall_time")
-            if _finite(t) and _finite(ref_time) and ref_time > 0:
+            if t is None or ref_time is None or not (_finite(t) and _finite(ref_time)):
+                continue
+            if ref_time > 0:
                 runtime[m].append(t / ref_time)
 
     out_metrics: dict[str, dict[str, dict[str, Any]]] = {}
@@ -228,8 +230,10 @@ def _aggregate_setting(s: dict[str, Any]) -> dict[str, Any]:
         )
         for m, r in ranks.items():
             out_metrics[m][k]["rank"] = r
-    out_avg = {m: {**_stat(list(avg[m].values())), "per_seed": dict(avg[m])} for m in methods}
-    for m, r in _ranks({m: out_avg[m]["mean"] for m in competitors}).items():
+    out_avg: dict[str, dict[str, Any]] = {
+        m: {**_stat(list(avg[m].values())), "per_seed": dict(avg[m])} for m in methods
+    }
+    for m, r in _ranks({m: float(out_avg[m]["mean"]) for m in competitors}).items():
         out_avg[m]["rank"] = r
     mean_rank = {}
     for m in competitors:
@@ -264,8 +268,8 @@ def _pm(key: str, st: Mapping[str, Any] | None, *, gap: bool = False) -> str:
     mean = st["gap_mean" if gap else "mean"]
     std = st.get("gap_std" if gap else "std")
     text = fmt(key, mean)
-    if _finite(std):
-        text += f" ± {format_gap(key, std)}"
+    if std is not None and _finite(std):
+        text += f" ± {format_gap(key, float(std))}"
     return text
 
 

@@ -429,7 +429,11 @@ class _Runner:
             raise ConfigError(f"dataset '{ds.name}' is tabular; set [model] name = \"mlp\"")
         split = make_split(ds, group.split)
         data = unlearning_data(ds, split, augment=group.train.augment)
-        kw = {"device": self.device, "cache_dir": self.cache, "show_progress": self.show}
+        kw: dict[str, Any] = {
+            "device": self.device,
+            "cache_dir": self.cache,
+            "show_progress": self.show,
+        }
         original, orig_rec = obtain_model("original", split, data, group.model, group.train, **kw)
         retrained, re_rec = obtain_model("retrain", split, data, group.model, group.train, **kw)
         outputs = {

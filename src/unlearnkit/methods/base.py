@@ -43,7 +43,9 @@ MONITOR_SIZE = 1000
 class MethodConfig(Config):
     """Base config of every method."""
 
-    seed: int = option(0, "seed of the method's randomness (batch order, random labels, ...)")
+    seed: int | None = option(
+        0, "seed of the method's randomness (batch order, random labels, ...)"
+    )
 
 
 @dataclass(frozen=True)

@@ -301,7 +301,11 @@ class _Tuner:
             raise ConfigError(f"dataset '{ds.name}' is tabular; set [model] name = \"mlp\"")
         split = make_split(ds, split_cfg)
         data = unlearning_data(ds, split, augment=train_cfg.augment)
-        kw = {"device": self.device, "cache_dir": self.cache, "show_progress": self.show}
+        kw: dict[str, Any] = {
+            "device": self.device,
+            "cache_dir": self.cache,
+            "show_progress": self.show,
+        }
         original, _ = obtain_model("original", split, data, entry.model, train_cfg, **kw)
         retrained, _ = obtain_model("retrain", split, data, entry.model, train_cfg, **kw)
         state = {
