@@ -137,8 +137,8 @@ def test_tuning_end_to_end_resumes_and_never_reads_test(tiny_file, tmp_path, mon
     assert more.summary["methods"]["ssd"]["objectives"][:3] == s_objectives
 
     # a changed tuning seed is refused rather than mixed into the same folder
-    with pytest.raises(ConfigError, match="tuning seed or sampler seed changed"):
-        run_tuning(plan, sections, TuneConfig(trials=4, seed=7), out, show_progress=False)
+    with pytest.raises(ConfigError, match="tuning seeds or sampler seed changed"):
+        run_tuning(plan, sections, TuneConfig(trials=4, seeds=(7,)), out, show_progress=False)
 
 
 def test_failed_trial_scores_inf_and_search_goes_on(tiny_file, tmp_path, monkeypatch):
@@ -167,6 +167,8 @@ def test_failed_trial_scores_inf_and_search_goes_on(tiny_file, tmp_path, monkeyp
         (["--trials", "0"], "tune trials must be >= 1, got 0"),
         (["--methods", "retrain"], "'retrain' has nothing to tune"),
         (["--methods", "nope"], "unknown method 'nope'"),
+        (["--tune-seeds", "0"], "tuning seed(s) [0] are also benchmark seeds"),
+        (["--tune-seeds", "5", "5"], "tune seeds has duplicates: [5, 5]"),
     ],
 )
 def test_cli_bad_inputs(tiny_file, tmp_path, capsys, argv, message) -> None:
@@ -207,3 +209,19 @@ def test_shipped_fashion_mnist_config_carries_the_recorded_tuning() -> None:
         assert s["best_objective"] == min(s["objectives"])
     tuned = set(record["methods"])
     assert tuned == set(plan.config.methods)  # every method of the benchmark was tuned
+
+
+def test_objective_is_averaged_over_tuning_seeds(tiny_file, tmp_path) -> None:
+    sections = load_sections(str(tiny_file))
+    plan = load_plan(sections)
+    cfg = TuneConfig(trials=2, methods=("ssd",), seeds=(1000, 1001))
+    out = tmp_path / "two"
+    outcome = run_tuning(plan, sections, cfg, out, show_progress=False)
+    assert outcome.n_new == 4  # 2 trials × 2 seeds × 1 split
+    rows = [json.loads(x) for x in (out / "trials.jsonl").read_text().splitlines()]
+    assert sorted({r["seed"] for r in rows}) == [1000, 1001]
+    assert len({r["split_sha256"] for r in rows}) == 2  # each seed draws its own split
+    for t in range(2):
+        per_seed = [r["objective"] for r in rows if r["trial"] == t]
+        got = outcome.summary["methods"]["ssd"]["objectives"][t]
+        assert got == pytest.approx(sum(per_seed) / 2)

@@ -10,7 +10,7 @@ from unlearnkit.cli import command, load_sections
 from unlearnkit.config import add_config_arguments, config_from_args
 
 #: the global --seed sets other seeds; the tuning seed has its own flag
-ALIASES = {"seed": "--tune-seed"}
+ALIASES = {"seeds": "--tune-seeds"}
 
 
 def add_parser(subparsers: Any) -> None:

@@ -2,9 +2,9 @@
 
 Protocol (the same for every method, so the comparison stays fair):
 
-1. The benchmark file's grid is run at one **tuning seed** (default 1000, apart from the
-   benchmark's seeds): its split, original and retrain models are new draws, so the configs are
-   not picked for the seeds they are later reported on.
+1. The benchmark file's grid is run at one or more **tuning seeds** (default 1000; they must
+   differ from the benchmark's seeds): splits, originals and retrain models are new draws, so
+   the configs are not picked for the seeds they are later reported on.
 2. Each method gets the same budget of ``trials`` configurations: trial 0 is its config from
    the benchmark file (paper defaults overlaid with the file's ``[methods.<name>]``), trials
    1… are drawn from the method's ``search_space`` by a seeded random search. Every trial runs
@@ -13,7 +13,8 @@ Protocol (the same for every method, so the comparison stays fair):
    examples in the place of test (class-matched for the class scenarios), with the cheap attack
    set (loss attack, logistic-regression embedding attack, linear probe) and compared with
    retrain's. The objective is the mean ``|method − retrain|`` in percentage points over
-   :data:`OBJECTIVE_KEYS`, averaged over the splits (the benchmark's Avg. Gap, computed on val).
+   :data:`OBJECTIVE_KEYS`, averaged over the splits and tuning seeds (the benchmark's Avg.
+   Gap, computed on val).
    A diverged or failed trial scores +inf.
 4. The best trial per method (lowest objective, ties to the earlier trial) is written as
    ``[methods.<name>]`` tables into ``OUT/tuned.toml``: the benchmark file with its method
@@ -25,7 +26,7 @@ The benchmark's test-set numbers are not affected; see ``docs/tuning.md``.
 
 Every finished trial is one row of ``OUT/trials.jsonl`` (appended atomically): rerunning the
 same command resumes, a larger ``--trials`` or more ``--methods`` reuse every finished trial,
-and a changed benchmark file, tuning seed or sampler seed is refused.
+and a changed benchmark file, tuning seeds or sampler seed is refused.
 """
 
 from __future__ import annotations
@@ -92,10 +93,11 @@ class TuneConfig(Config):
     trials: int = option(
         8, "configurations per method, its benchmark-file config included (the same for all)"
     )
-    seed: int = option(
-        1000,
-        "split, training and method seed of the tuning runs (keep it apart from the "
-        "benchmark's seeds so configs are not chosen on the seeds they are reported on)",
+    seeds: tuple[int, ...] = option(
+        (1000,),
+        "split, training and method seeds of the tuning runs, each a new draw of the grid; the "
+        "objective is averaged over them (must differ from the benchmark's seeds, so configs "
+        "are not chosen on the seeds they are reported on; 2-3 give more robust picks)",
     )
     sampler_seed: int = option(0, "seed of the random search")
     methods: tuple[str, ...] = option(
@@ -107,6 +109,10 @@ class TuneConfig(Config):
             raise ConfigError(f"tune trials must be >= 1, got {self.trials}")
         if len(set(self.methods)) != len(self.methods):
             raise ConfigError(f"tune methods has duplicates: {list(self.methods)}")
+        if not self.seeds:
+            raise ConfigError("tune seeds is empty: give at least one tuning seed, e.g. 1000")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ConfigError(f"tune seeds has duplicates: {list(self.seeds)}")
 
 
 def trial_configs(
@@ -201,6 +207,13 @@ class _Tuner:
         )
         if not names:
             raise ConfigError("nothing to tune: no method of the benchmark file has a search space")
+        overlap = sorted(set(cfg.seeds) & set(plan.config.seeds))
+        if overlap:
+            raise ConfigError(
+                f"tuning seed(s) {overlap} are also benchmark seeds; tune on other seeds (e.g. "
+                "--tune-seeds 1000 1001) so configs are not chosen on the seeds they are "
+                "reported on"
+            )
         self.methods = names
         self.trials = {
             m: trial_configs(m, plan.method_configs.get(m, {}), cfg.trials, cfg.sampler_seed)
@@ -232,7 +245,7 @@ class _Tuner:
                 ) from None
             if stored != current:
                 raise ConfigError(
-                    f"the benchmark file, tuning seed or sampler seed changed since the tuning "
+                    f"the benchmark file, tuning seeds or sampler seed changed since the tuning "
                     f"in {self.out} was started; use a new --out folder or restore them"
                 )
             return
@@ -244,12 +257,16 @@ class _Tuner:
             ),
         )
 
-    def trial_id(self, entry: int, method: str, trial: int) -> str:
+    def groups(self) -> list[tuple[int, int]]:
+        """(grid entry, tuning seed) pairs, seed-major: every split of one seed, then the next."""
+        return [(e, seed) for seed in self.cfg.seeds for e in range(len(self.plan.entries))]
+
+    def trial_id(self, entry: int, seed: int, method: str, trial: int) -> str:
         e = self.plan.entries[entry].to_dict()
         return stable_hash(
             {
                 "entry": e,
-                "seed": self.cfg.seed,
+                "seed": seed,
                 "method": method,
                 "config": self.trials[method][trial],
                 "eval": self.eval_cfg.to_dict(),
@@ -260,38 +277,45 @@ class _Tuner:
         results = ResultsFile(self.out / TRIALS_FILE)
         results.repair()
         done = {r["trial_id"] for r in results.load() if r.get("status") == "ok"}
-        total = len(self.plan.entries) * sum(len(t) for t in self.trials.values())
+        groups = self.groups()
+        all_ids = [
+            self.trial_id(e, seed, m, t)
+            for e, seed in groups
+            for m in self.methods
+            for t in range(len(self.trials[m]))
+        ]
+        total = len(all_ids)
+        finished = sum(1 for i in all_ids if i in done)
         n_new = 0
         datasets: dict[str, Any] = {}
         t_start = time.perf_counter()
-        finished = len(done)
-        for e, entry in enumerate(self.plan.entries):
+        for e, seed in groups:
             todo = [
                 (m, t)
                 for m in self.methods
                 for t in range(len(self.trials[m]))
-                if self.trial_id(e, m, t) not in done
+                if self.trial_id(e, seed, m, t) not in done
             ]
             if not todo:
                 continue
-            state = self.prepare(entry, datasets)
+            state = self.prepare(self.plan.entries[e], seed, datasets)
             for m, t in todo:
-                row = self.run_trial(state, e, m, t)
+                row = self.run_trial(state, e, seed, m, t)
                 results.append(row)
                 n_new += 1
                 finished += 1
                 elapsed = time.perf_counter() - t_start
                 eta = elapsed / n_new * (total - finished)
                 self.say(
-                    f"[tune] {finished}/{total} split {e + 1} {m} trial {t}: "
+                    f"[tune] {finished}/{total} split {e + 1} seed {seed} {m} trial {t}: "
                     f"objective {row.get('objective', math.inf):.2f} "
                     f"({row['status']}; eta {eta / 60:.1f} min)"
                 )
         return n_new
 
-    def prepare(self, entry: GridEntry, datasets: dict[str, Any]) -> dict[str, Any]:
-        split_cfg = entry.split.replace(seed=self.cfg.seed)
-        train_cfg = entry.train.replace(seed=self.cfg.seed)
+    def prepare(self, entry: GridEntry, seed: int, datasets: dict[str, Any]) -> dict[str, Any]:
+        split_cfg = entry.split.replace(seed=seed)
+        train_cfg = entry.train.replace(seed=seed)
         name = split_cfg.dataset
         if name not in datasets:
             datasets.clear()
@@ -341,21 +365,23 @@ class _Tuner:
                 config=self.eval_cfg,
             )
 
-    def run_trial(self, state: dict[str, Any], entry: int, method: str, trial: int) -> dict:
+    def run_trial(
+        self, state: dict[str, Any], entry: int, seed: int, method: str, trial: int
+    ) -> dict:
         params = self.trials[method][trial]
         row: dict[str, Any] = {
-            "trial_id": self.trial_id(entry, method, trial),
+            "trial_id": self.trial_id(entry, seed, method, trial),
             "entry": entry,
             "method": method,
             "trial": trial,
             "params": params,
             "split_sha256": state["split_sha256"],
-            "seed": self.cfg.seed,
+            "seed": seed,
         }
         t0 = time.perf_counter()
         try:
             cls = get_method_class(method).config_cls
-            config = cls.from_dict({**params, "seed": self.cfg.seed})
+            config = cls.from_dict({**params, "seed": seed})
             frozen = copy.deepcopy(state["original"]).eval()
             for p in frozen.parameters():
                 p.requires_grad_(False)
@@ -388,8 +414,8 @@ class _Tuner:
             objectives, walls = [], []
             for t in range(len(self.trials[m])):
                 vals, wall = [], 0.0
-                for e in range(len(self.plan.entries)):
-                    r = by_id.get(self.trial_id(e, m, t))
+                for e, seed in self.groups():
+                    r = by_id.get(self.trial_id(e, seed, m, t))
                     if r is None or r.get("status") != "ok":
                         vals.append(math.inf)
                     else:
@@ -457,7 +483,8 @@ def run_tuning(
     header = (
         f"# Written by `unlearnkit tune` (unlearnkit {unlearnkit.__version__}): the benchmark "
         f"file with each method's best of {cfg.trials} configurations\n# on the val split at "
-        f"tuning seed {cfg.seed} (objective: mean |method - retrain| in pp over "
+        f"tuning seed(s) {', '.join(str(x) for x in cfg.seeds)} (objective: mean "
+        f"|method - retrain| in pp over "
         f"{', '.join(OBJECTIVE_KEYS)}; see tuning.md).\n\n"
     )
     tuned_path = out / "tuned.toml"
@@ -471,9 +498,11 @@ def _markdown(summary: Mapping[str, Any]) -> str:
         "# Hyperparameter search on the val split",
         "",
         f"{t['trials']} configurations per method (trial 0 = the benchmark file's config), "
-        f"tuning seed {t['seed']}, sampler seed {t['sampler_seed']}. Objective: mean "
+        f"tuning seed(s) {', '.join(str(x) for x in t['seeds'])}, sampler seed "
+        f"{t['sampler_seed']}. Objective: mean "
         f"|method − retrain| in percentage points over {', '.join(summary['objective_keys'])}, "
-        "computed with val in the place of test, averaged over the splits (lower is better).",
+        "computed with val in the place of test, averaged over the splits and tuning seeds "
+        "(lower is better).",
         "",
         "| method | trial-0 objective | best objective | best trial | best config (changes) "
         "| search space |",
