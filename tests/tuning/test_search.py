@@ -122,16 +122,16 @@ def test_tuning_end_to_end_resumes_and_never_reads_test(tiny_file, tmp_path, mon
     assert "| finetune | 0 |" in md and "selection_weighting: log-uniform" in md
 
     # resume: nothing is run again
-    real_create = search.create_method
+    real_create = search.unlearn_copy
     s_objectives = summary["methods"]["ssd"]["objectives"]
     calls = []
-    monkeypatch.setattr(search, "create_method", lambda *a, **k: calls.append(a))
+    monkeypatch.setattr(search, "unlearn_copy", lambda *a, **k: calls.append(a))
     again = run_tuning(plan, sections, cfg, out, show_progress=False)
     assert again.n_new == 0 and not calls
     assert again.summary["methods"] == outcome.summary["methods"]
 
     # a larger budget reuses the finished trials and runs only the new ones
-    monkeypatch.setattr(search, "create_method", real_create)
+    monkeypatch.setattr(search, "unlearn_copy", real_create)
     more = run_tuning(plan, sections, TuneConfig(trials=4), out, show_progress=False)
     assert more.n_new == 2
     assert more.summary["methods"]["ssd"]["objectives"][:3] == s_objectives
@@ -144,14 +144,14 @@ def test_tuning_end_to_end_resumes_and_never_reads_test(tiny_file, tmp_path, mon
 def test_failed_trial_scores_inf_and_search_goes_on(tiny_file, tmp_path, monkeypatch):
     sections = load_sections(str(tiny_file))
     plan = load_plan(sections)
-    real = search.create_method
+    real = search.unlearn_copy
 
-    def flaky(name, config):
+    def flaky(name, config, *args, **kwargs):
         if name == "finetune" and config.lr != 0.01:  # every sampled finetune trial fails
             raise FloatingPointError("loss is NaN")
-        return real(name, config)
+        return real(name, config, *args, **kwargs)
 
-    monkeypatch.setattr(search, "create_method", flaky)
+    monkeypatch.setattr(search, "unlearn_copy", flaky)
     cfg = TuneConfig(trials=2, methods=("finetune",))
     outcome = run_tuning(plan, sections, cfg, tmp_path / "t", show_progress=False)
     s = outcome.summary["methods"]["finetune"]

@@ -28,7 +28,6 @@ class's retain examples in the same model (keys prefixed ``emb_``).
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import time
 from collections.abc import Mapping
@@ -47,7 +46,7 @@ from unlearnkit.data.registry import user_cache_dir
 from unlearnkit.data.splits import Split
 from unlearnkit.errors import ConfigError
 from unlearnkit.evaluation.collect import collect_outputs
-from unlearnkit.methods import MethodContext, create_method, get_method_class
+from unlearnkit.methods import get_method_class, unlearn_copy
 from unlearnkit.methods.base import MethodConfig
 from unlearnkit.models import FeatureClassifier, ModelConfig
 from unlearnkit.training import TrainConfig
@@ -302,12 +301,14 @@ def _unlearn(
 ) -> tuple[FeatureClassifier, float]:
     """Run method ``name`` on a copy of ``model``; the original passed to the method (teachers,
     references) is a frozen copy of ``model``."""
-    frozen = copy.deepcopy(model).eval()
-    for p in frozen.parameters():
-        p.requires_grad_(False)
-    context = MethodContext(setup.model_cfg, setup.train_cfg, original=frozen, show_progress=False)
-    outcome = create_method(name, cfg).unlearn(
-        copy.deepcopy(model), data, device=torch.device(setup.device), context=context
+    outcome = unlearn_copy(
+        name,
+        cfg,
+        model,
+        data,
+        device=torch.device(setup.device),
+        model_config=setup.model_cfg,
+        train_config=setup.train_cfg,
     )
     return outcome.model.eval(), float(outcome.wall_time)
 

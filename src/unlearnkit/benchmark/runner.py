@@ -36,7 +36,6 @@ is skipped without loading anything; one with missing attacks only is loaded for
 from __future__ import annotations
 
 import contextlib
-import copy
 import json
 import math
 import os
@@ -69,7 +68,7 @@ from unlearnkit.evaluation import (
     relearn_eval_rows,
     relearn_time,
 )
-from unlearnkit.methods import MethodContext, create_method
+from unlearnkit.methods import unlearn_copy
 from unlearnkit.models import FeatureClassifier
 from unlearnkit.pipeline import obtain_model
 from unlearnkit.utils import atomic_write, log, resolve_device
@@ -481,15 +480,15 @@ class _Runner:
             )
             info = {"cached": st.re_rec.get("cached")}
         else:
-            frozen = copy.deepcopy(st.models["original"]).eval()
-            for p in frozen.parameters():
-                p.requires_grad_(False)
-            context = MethodContext(
-                st.group.model, st.group.train, original=frozen, show_progress=self.show
-            )
-            method = create_method(run.method, run.config)
-            outcome = method.unlearn(
-                copy.deepcopy(st.models["original"]), st.data, device=self.device, context=context
+            outcome = unlearn_copy(
+                run.method,
+                run.config,
+                st.models["original"],
+                st.data,
+                device=self.device,
+                model_config=st.group.model,
+                train_config=st.group.train,
+                show_progress=self.show,
             )
             model, wall, history, info = (
                 outcome.model,
@@ -574,17 +573,11 @@ class _Runner:
         return jobs
 
     def attack_base_row(self, group: Group, job: _AttackJob) -> dict[str, Any]:
+        row = self.base_row(group, job.run)
+        del row["run_id"]  # an attack row is keyed by its attack_id
         return {
             "attack_id": job.attack_id,
-            "group": group.group_id,
-            "dataset": group.split.dataset,
-            "scenario": group.split.scenario,
-            "split": group.split.to_dict(),
-            "model": group.model.to_dict(),
-            "train": group.train.to_dict(),
-            "seed": group.seed,
-            "method": job.run.method,
-            "method_config": job.run.config.to_dict(),
+            **row,
             "attack": job.attack,
             "size": job.size,
             "options": self.plan.attacks.options(job.attack),

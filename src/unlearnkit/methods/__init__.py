@@ -24,6 +24,7 @@ from unlearnkit.methods.base import (
     get_method_class,
     method_names,
     register_method,
+    unlearn_copy,
 )
 
 __all__ = [
@@ -36,4 +37,5 @@ __all__ = [
     "get_method_class",
     "method_names",
     "register_method",
+    "unlearn_copy",
 ]

@@ -13,6 +13,7 @@ line in ``methods/__init__.py`` + one row in the shared parametrised test.
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 import time
@@ -328,3 +329,32 @@ def create_method(
     if config is None or isinstance(config, dict):
         config = cls.config_cls.from_dict(config or {})
     return cls(config)
+
+
+def unlearn_copy(
+    name: str,
+    config: dict[str, Any] | MethodConfig | None,
+    original: FeatureClassifier,
+    data: UnlearningData,
+    *,
+    device: torch.device,
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    show_progress: bool = False,
+) -> UnlearnOutcome:
+    """Run method ``name`` on a copy of ``original``, leaving ``original`` untouched.
+
+    The method's context gets a frozen copy (eval mode, no gradients) as its teacher /
+    reference, so methods that read the original (SCRUB, bad teacher, SalUn ...) see the
+    model before unlearning. The common step of ``unlearnkit run``, the benchmark, the tuner
+    and the per-example attacks.
+    """
+    frozen = copy.deepcopy(original).eval()
+    for p in frozen.parameters():
+        p.requires_grad_(False)
+    context = MethodContext(
+        model_config, train_config, original=frozen, show_progress=show_progress
+    )
+    return create_method(name, config).unlearn(
+        copy.deepcopy(original), data, device=device, context=context
+    )

@@ -55,7 +55,7 @@ from unlearnkit.errors import ConfigError
 from unlearnkit.evaluation import EvalConfig
 from unlearnkit.evaluation.collect import ModelOutputs, collect_outputs
 from unlearnkit.evaluation.suite import evaluate_outputs
-from unlearnkit.methods import MethodContext, create_method, get_method_class
+from unlearnkit.methods import get_method_class, unlearn_copy
 from unlearnkit.pipeline import REFERENCE_METHODS, obtain_model
 from unlearnkit.tuning.space import sample_space
 from unlearnkit.utils import log, resolve_device
@@ -382,14 +382,14 @@ class _Tuner:
         try:
             cls = get_method_class(method).config_cls
             config = cls.from_dict({**params, "seed": seed})
-            frozen = copy.deepcopy(state["original"]).eval()
-            for p in frozen.parameters():
-                p.requires_grad_(False)
-            context = MethodContext(
-                state["model_cfg"], state["train_cfg"], original=frozen, show_progress=False
-            )
-            outcome = create_method(method, config).unlearn(
-                copy.deepcopy(state["original"]), state["data"], device=self.device, context=context
+            outcome = unlearn_copy(
+                method,
+                config,
+                state["original"],
+                state["data"],
+                device=self.device,
+                model_config=state["model_cfg"],
+                train_config=state["train_cfg"],
             )
             metrics = self.metrics(state, outcome.model)
             row.update(
