@@ -9,7 +9,9 @@ Layers (each usable on its own):
 * :mod:`~unlearnkit.evaluation.relearn` — relearn time;
 * :mod:`~unlearnkit.evaluation.suite` — every metric for a set of models, gaps to retrain,
   Avg. Gap, tables, aggregation over seeds;
-* :mod:`~unlearnkit.evaluation.registry` — what each metric key means (``docs/metrics.md``).
+* :mod:`~unlearnkit.evaluation.registry` — what each metric key means (``docs/metrics.md``);
+* :mod:`~unlearnkit.evaluation.stats` — the signal check (does a metric separate the original
+  from retrain at this scale?) and paired, Holm-corrected comparisons and ranks of methods.
 
 The input-validation helpers of :mod:`~unlearnkit.evaluation.checks` stay in that module; only
 its :class:`EvaluationError` is re-exported.
@@ -71,6 +73,18 @@ from unlearnkit.evaluation.registry import (
     metric_info,
 )
 from unlearnkit.evaluation.relearn import RELEARN_EVAL_MAX, relearn_eval_rows, relearn_time
+from unlearnkit.evaluation.stats import (
+    SIGNAL_AUC_THRESHOLD,
+    SIGNAL_THRESHOLD,
+    PairedComparison,
+    Ranking,
+    Signal,
+    compare_methods,
+    holm,
+    paired_comparison,
+    rank_methods,
+    signal_check,
+)
 from unlearnkit.evaluation.suite import (
     EvalConfig,
     EvaluationResult,
@@ -89,13 +103,18 @@ __all__ = [
     "MIA_FEATURES",
     "PARTS",
     "RELEARN_EVAL_MAX",
+    "SIGNAL_AUC_THRESHOLD",
+    "SIGNAL_THRESHOLD",
     "ConfidenceInterval",
     "EvalConfig",
     "EvaluationError",
     "EvaluationResult",
     "MetricInfo",
     "ModelOutputs",
+    "PairedComparison",
     "PartOutputs",
+    "Ranking",
+    "Signal",
     "UnreliableMetricWarning",
     "accuracy",
     "aggregate",
@@ -103,6 +122,7 @@ __all__ = [
     "balanced_accuracy",
     "bootstrap_ci",
     "collect_outputs",
+    "compare_methods",
     "cross_fitted_probe_accuracy",
     "embedding_attack",
     "entropy",
@@ -110,6 +130,7 @@ __all__ = [
     "evaluate_outputs",
     "format_gap",
     "format_value",
+    "holm",
     "knn_label_accuracy",
     "linear_cka",
     "linear_probe_accuracy",
@@ -121,12 +142,15 @@ __all__ = [
     "mia_efficacy",
     "mia_features",
     "modified_entropy",
+    "paired_comparison",
     "per_example_loss",
+    "rank_methods",
     "relearn_eval_rows",
     "relearn_time",
     "retain_rows",
     "roc_points",
     "roc_summary",
+    "signal_check",
     "softmax",
     "tpr_at_fpr",
     "tpr_at_fpr_ci",
