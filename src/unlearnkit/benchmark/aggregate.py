@@ -16,6 +16,17 @@ Per method also: the Avg. Gap (per seed, the mean gap in percentage points over 
 its rank), the mean rank over the Avg. Gap metrics, and the runtime relative to retrain
 (``wall_time / retrain's wall_time`` per seed, then mean ± std).
 
+Statistics (:mod:`unlearnkit.evaluation.stats`, from two seeds on):
+
+* ``signal[metric]``: the signal check of every metric compared with retrain — the original's
+  mean minus retrain's in units of their pooled seed std, ``has_signal`` at
+  ``|separation| ≥ 2`` (:data:`~unlearnkit.evaluation.stats.SIGNAL_THRESHOLD`);
+* ``paired[key]``: for the summary keys (:data:`PAIRED_KEYS`: the Avg. Gap, then forget and
+  test accuracy and the attacks), a :class:`~unlearnkit.evaluation.stats.Ranking` of the
+  non-retrain models by their per-seed gap to retrain — paired differences with bootstrap CIs,
+  paired t and Wilcoxon p-values, Holm-corrected across the pairs, rank groups and the best
+  method where it is significantly best.
+
 Per-example attacks (``attacks.jsonl``, :func:`aggregate_attacks`): per setting, attack (with
 its N or K) and method, mean ± std over seeds of the keys in :data:`ATTACK_METRICS`.
 """
@@ -40,18 +51,39 @@ from unlearnkit.evaluation import (
     format_gap,
     format_value,
 )
+from unlearnkit.evaluation.stats import ALPHA, rank_methods, signal_check
 from unlearnkit.pipeline import REFERENCE_METHODS
 
 __all__ = [
     "ATTACK_METRICS",
     "ATTACK_SIZE",
+    "NO_SIGNAL",
+    "PAIRED_KEYS",
     "aggregate_attacks",
     "aggregate_results",
     "attack_table",
     "metric_table",
+    "no_signal_keys",
+    "paired_table",
+    "ranking_table",
     "setting_label",
+    "signal_cell",
+    "signal_table",
     "summary_table",
 ]
+
+
+#: the summary keys compared pairwise between methods (on per-seed gaps to retrain), in order
+PAIRED_KEYS: tuple[str, ...] = (
+    "avg_gap",
+    "forget_acc",
+    "test_acc",
+    "mia_efficacy_confidence",
+    "loss_auc",
+    "emb_logreg_auc",
+    "emb_knn_auc",
+    "emb_mlp_auc",
+)
 
 
 def _finite(v: Any) -> bool:
@@ -176,8 +208,8 @@ def _aggregate_setting(s: dict[str, Any]) -> dict[str, Any]:
     by_seed: dict[int, dict[str, Mapping[str, Any]]] = s.pop("by_seed")
     seeds = sorted(by_seed)
     methods = _order(m for seed in seeds for m in by_seed[seed])
-    values: dict[str, dict[str, list[float]]] = {m: {} for m in methods}
-    gaps: dict[str, dict[str, list[float]]] = {m: {} for m in methods}
+    values: dict[str, dict[str, dict[int, float]]] = {m: {} for m in methods}
+    gaps: dict[str, dict[str, dict[int, float]]] = {m: {} for m in methods}
     avg: dict[str, dict[int, float]] = {m: {} for m in methods}
     runtime: dict[str, list[float]] = {m: [] for m in methods}
     train_acc: dict[int, float] = {}
@@ -191,13 +223,13 @@ def _aggregate_setting(s: dict[str, Any]) -> dict[str, Any]:
             if _finite(row.get("original_train_acc")):
                 train_acc[seed] = float(row["original_train_acc"])
             for k, v in metrics[m].items():
-                values[m].setdefault(k, []).append(v)
+                values[m].setdefault(k, {})[seed] = v
         if "retrain" not in metrics:
             continue
         ev = EvaluationResult(rows=metrics, reference="retrain")
         for m, g in ev.gaps().items():
             for k, v in g.items():
-                gaps[m].setdefault(k, []).append(v)
+                gaps[m].setdefault(k, {})[seed] = v
             with contextlib.suppress(EvaluationError):  # no Avg. Gap metric for this model
                 avg[m][seed] = ev.avg_gap(m)
         ref_time = metrics["retrain"].get("wall_time")
@@ -213,9 +245,9 @@ def _aggregate_setting(s: dict[str, Any]) -> dict[str, Any]:
         keys = [k for k in METRICS if k in values[m]] + [k for k in values[m] if k not in METRICS]
         out_metrics[m] = {}
         for k in keys:
-            st: dict[str, Any] = _stat(values[m][k])
+            st: dict[str, Any] = _stat(list(values[m][k].values()))
             if k in gaps[m]:
-                g = _stat(gaps[m][k])
+                g = _stat(list(gaps[m][k].values()))
                 st["gap_mean"], st["gap_std"] = g["mean"], g["std"]
             out_metrics[m][k] = st
     competitors = [m for m in methods if m != "retrain"]
@@ -255,7 +287,49 @@ def _aggregate_setting(s: dict[str, Any]) -> dict[str, Any]:
         "avg_gap": out_avg,
         "mean_rank": mean_rank,
         "runtime_rel": {m: _stat(runtime[m]) for m in methods},
+        "signal": _signals(values),
+        "paired": _paired({**_gaps_by_key(gaps), "avg_gap": avg}, competitors),
     }
+
+
+def _gaps_by_key(gaps: Mapping[str, Mapping[str, Mapping[int, float]]]) -> dict[str, Any]:
+    """``gaps[method][key][seed]`` → ``{key: {method: {seed: gap}}}``."""
+    out: dict[str, dict[str, Mapping[int, float]]] = {}
+    for m, per_key in gaps.items():
+        for k, per_seed in per_key.items():
+            out.setdefault(k, {})[m] = per_seed
+    return out
+
+
+def _signals(values: Mapping[str, Mapping[str, Mapping[int, float]]]) -> dict[str, dict[str, Any]]:
+    """The signal check (original vs retrain over seeds) of every metric compared with retrain;
+    values are aligned by seed (a seed one side lacks is dropped from both)."""
+    out: dict[str, dict[str, Any]] = {}
+    if "original" not in values or "retrain" not in values:
+        return out
+    for k in METRICS:  # registry order
+        if k not in values["original"] or k not in values["retrain"]:
+            continue
+        if not METRICS[k].compared_to_reference:
+            continue
+        o, r = values["original"][k], values["retrain"][k]
+        common = sorted(set(o) & set(r))
+        out[k] = signal_check([o[x] for x in common], [r[x] for x in common]).to_dict()
+    return out
+
+
+def _paired(
+    per_key: Mapping[str, Mapping[str, Mapping[int, float]]], competitors: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """A :func:`~unlearnkit.evaluation.stats.rank_methods` ranking (lower gap is better) per
+    :data:`PAIRED_KEYS` entry present for at least two competitors."""
+    out: dict[str, dict[str, Any]] = {}
+    for k in PAIRED_KEYS:
+        data = {m: per_key.get(k, {}).get(m, {}) for m in competitors}
+        data = {m: v for m, v in data.items() if any(_finite(x) for x in v.values())}
+        if len(data) >= 2:
+            out[k] = rank_methods(data, lower_is_better=True).to_dict()
+    return out
 
 
 # --------------------------------------------------------------------------- tables
@@ -299,11 +373,15 @@ def _render(header: list[str], body: list[list[str]], markdown: bool) -> str:
 
 def summary_table(setting: Mapping[str, Any], *, markdown: bool = False) -> str:
     """Methods as rows: Avg. Gap (mean ± std, rank), the Avg. Gap metrics (mean ± std), the
-    mean rank over them, and runtime relative to retrain."""
+    mean rank over them, and runtime relative to retrain. A metric whose signal check found no
+    signal (the original and retrain within two pooled seed stds) is marked ``†``."""
     methods = setting["methods"]
     keys = [k for k in AVG_GAP_KEYS if any(k in setting["metrics"][m] for m in methods)]
     pct = lambda k: " %" if METRICS[k].unit == "%" else ""  # noqa: E731
-    header = ["method", "Avg. Gap (pp)", "rank"] + [METRICS[k].label + pct(k) for k in keys]
+    quiet = set(no_signal_keys(setting))
+    header = ["method", "Avg. Gap (pp)", "rank"] + [
+        METRICS[k].label + pct(k) + (" †" if k in quiet else "") for k in keys
+    ]
     header += ["mean rank", "time × retrain"]
     body = []
     for m in methods:
@@ -330,6 +408,9 @@ def metric_table(setting: Mapping[str, Any], *, markdown: bool = True) -> str:
         present.update(dict.fromkeys(setting["metrics"][m]))
     keys = [k for k in METRICS if k in present] + [k for k in present if k not in METRICS]
     header = ["metric"] + [m + (" (ref.)" if m == "retrain" else "") for m in methods]
+    signals = setting.get("signal", {})
+    if signals:
+        header.append("signal (original vs retrain)")
     body = []
     for k in keys:
         info = METRICS.get(k)
@@ -343,6 +424,8 @@ def metric_table(setting: Mapping[str, Any], *, markdown: bool = True) -> str:
             if st and "rank" in st:
                 cell += f" [#{st['rank']}]"
             cells.append(cell)
+        if signals:
+            cells.append(signal_cell(signals.get(k)))
         body.append(cells)
     avg = ["Avg. Gap (pp)"]
     for m in methods:
@@ -351,7 +434,133 @@ def metric_table(setting: Mapping[str, Any], *, markdown: bool = True) -> str:
         if "rank" in a:
             cell += f" [#{a['rank']}]"
         avg.append(cell)
+    if signals:
+        avg.append("")
     body.append(avg)
+    return _render(header, body, markdown)
+
+
+# --------------------------------------------------------------------------- statistics
+
+#: what a table cell says for a metric whose signal check failed
+NO_SIGNAL = "no signal at this scale"
+
+
+def _label(key: str) -> str:
+    if key == "avg_gap":
+        return "Avg. Gap"
+    info = METRICS.get(key)
+    return (info.label + (" %" if info.unit == "%" else "")) if info else key
+
+
+def _fmt_gap(key: str, v: Any) -> str:
+    """A gap or a difference of gaps in the key's displayed unit (pp for percentages)."""
+    if not _finite(v):
+        return "—"
+    return _num(v) if key == "avg_gap" else format_gap(key, v)
+
+
+def no_signal_keys(setting: Mapping[str, Any]) -> list[str]:
+    """Metrics whose signal check says no signal (decided: ≥ 2 seeds on both sides)."""
+    return [k for k, sig in setting.get("signal", {}).items() if sig.get("has_signal") is False]
+
+
+def signal_cell(sig: Mapping[str, Any] | None) -> str:
+    """``d = +3.1`` for a metric with signal, ``d = +0.4: no signal at this scale`` without,
+    ``—`` when it cannot be decided (fewer than two seeds)."""
+    if not sig or sig.get("has_signal") is None:
+        return "—"
+    d = float(sig["separation"])
+    text = f"d = {d:+.1f}" if math.isfinite(d) else f"d = {'+' if d > 0 else '−'}∞"
+    return text if sig["has_signal"] else f"{text}: {NO_SIGNAL}"
+
+
+def signal_table(setting: Mapping[str, Any], *, markdown: bool = True) -> str:
+    """One row per metric compared with retrain: original and retrain (mean ± std over seeds),
+    the separation ``d`` (difference of means in pooled seed stds), the AUC of telling the two
+    apart over seeds, and the verdict."""
+    header = ["metric", "original", "retrain", "d (pooled seed std)", "seed AUC", "signal"]
+    body = []
+    for k, sig in setting.get("signal", {}).items():
+        o = setting["metrics"]["original"].get(k)
+        r = setting["metrics"]["retrain"].get(k)
+        verdict = {True: "yes", False: NO_SIGNAL, None: "undecided (< 2 seeds)"}[
+            sig.get("has_signal")
+        ]
+        d = sig["separation"]
+        body.append(
+            [
+                _label(k),
+                _pm(k, o),
+                _pm(k, r),
+                "—" if math.isnan(d) else f"{d:+.2f}",
+                _num(sig["seed_auc"]),
+                verdict,
+            ]
+        )
+    return _render(header, body, markdown)
+
+
+def ranking_table(setting: Mapping[str, Any], *, markdown: bool = True) -> str:
+    """Methods (in Avg. Gap order) × summary keys: mean per-seed gap to retrain ± std, its rank
+    and its group ``(#rank, group)``; methods that share a group letter are not significantly
+    different (Holm-corrected paired t-tests). Keys without signal are marked."""
+    paired = setting.get("paired", {})
+    keys = [k for k in PAIRED_KEYS if k in paired]
+    if not keys:
+        return ""
+    quiet = set(no_signal_keys(setting))
+    order = list(paired[keys[0]]["order"])
+    order += [m for k in keys for m in paired[k]["order"] if m not in order]
+    unit = lambda k: " (pp)" if k == "avg_gap" or METRICS[k].unit == "%" else ""  # noqa: E731
+    header = ["method"] + [
+        ("Avg. Gap (pp)" if k == "avg_gap" else f"{_label(k).removesuffix(' %')} gap{unit(k)}")
+        + (f" ({NO_SIGNAL})" if k in quiet else "")
+        for k in keys
+    ]
+    body = []
+    for m in order:
+        cells = [m]
+        for k in keys:
+            r = paired[k]
+            if m not in r["mean"]:
+                cells.append("—")
+                continue
+            text = _fmt_gap(k, r["mean"][m])
+            if _finite(r["std"][m]):
+                text += f" ± {_fmt_gap(k, r['std'][m])}"
+            best = " best" if r["best"] == m else ""
+            cells.append(f"{text} (#{r['rank'][m]}, {r['groups'][m]}{best})")
+        body.append(cells)
+    return _render(header, body, markdown)
+
+
+def paired_table(setting: Mapping[str, Any], key: str, *, markdown: bool = True) -> str:
+    """Every pair of methods on one summary key: the mean paired difference of their per-seed
+    gaps (A − B; negative = A closer to retrain) with its 95% bootstrap CI, the paired t and
+    Wilcoxon p-values, the Holm-corrected p-value and whether the difference is significant."""
+    r = setting.get("paired", {}).get(key)
+    if not r:
+        return ""
+    header = ["A", "B", "seeds", "mean A − B", "95% CI", "p (t)", "p (Wilcoxon)", "p (Holm)"]
+    header.append(f"Holm p < {ALPHA:g}")
+    body = []
+    for c in r["comparisons"]:
+        ci = f"[{_fmt_gap(key, c['ci_low'])}, {_fmt_gap(key, c['ci_high'])}]"
+        mean = _fmt_gap(key, c["mean_diff"])
+        body.append(
+            [
+                c["a"],
+                c["b"],
+                str(c["n"]),
+                mean,
+                ci if _finite(c["ci_low"]) else "—",
+                _num(c["p_t"], ".3g"),
+                _num(c["p_wilcoxon"], ".3g"),
+                _num(c["p_holm"], ".3g"),
+                "significant" if c["significant"] else "no",
+            ]
+        )
     return _render(header, body, markdown)
 
 

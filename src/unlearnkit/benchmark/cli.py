@@ -71,6 +71,7 @@ def _print_attacks(out: Path) -> None:
 
 def _print_summary(out: Path) -> None:
     from unlearnkit.benchmark.aggregate import aggregate_results, summary_table
+    from unlearnkit.benchmark.answer import answer_lines
     from unlearnkit.benchmark.runner import RESULTS_FILE, ResultsFile
 
     agg = aggregate_results(ResultsFile(out / RESULTS_FILE).load())
@@ -82,6 +83,8 @@ def _print_summary(out: Path) -> None:
         if acc == acc:
             print(f"original train accuracy (min over seeds): {100 * acc:.2f}%")
         print(summary_table(s, markdown=False), end="")
+        for line in answer_lines(s):
+            print("- " + line.replace("**", ""))
     _print_attacks(out)
 
 

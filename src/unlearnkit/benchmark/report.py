@@ -15,6 +15,11 @@ Built from a benchmark folder alone (``results.jsonl`` and the side files ``scor
 4. ``sure_curves.png`` — SURE's per-epoch discriminator accuracies and forget / retain accuracy;
 5. ``runtime.png`` — wall time relative to retrain.
 
+The report opens with the answer (:mod:`unlearnkit.benchmark.answer`): the best method where
+it is significantly best by Avg. Gap (Holm-corrected paired tests over seeds), otherwise the
+ranking with its seed spread and groups, and which metrics have no signal at this scale; a
+"Statistics" section gives the signal check, the ranking and the paired comparisons.
+
 Every figure has a caption saying what a good result looks like. The report states the
 original's training accuracy and flags settings below 99% (no memorisation, so membership
 signals may sit at noise level), and includes the aggregated tables. When the folder has
@@ -39,12 +44,15 @@ import numpy as np
 import unlearnkit
 from unlearnkit.benchmark.aggregate import (
     ATTACK_SIZE,
+    NO_SIGNAL,
     aggregate_attacks,
     aggregate_results,
     attack_table,
     metric_table,
+    no_signal_keys,
     summary_table,
 )
+from unlearnkit.benchmark.answer import answer_lines, statistics_blocks
 from unlearnkit.benchmark.runner import (
     ATTACKS_FILE,
     CONFIG_FILE,
@@ -243,7 +251,8 @@ def _fig_tradeoff(settings: Sequence[Mapping[str, Any]], path: Path) -> None:
             label = METRICS[key].label if key in METRICS else key
             ax.set_xlabel(f"|{label} − retrain's| (pp)  ← better")
             ax.set_ylabel("test accuracy (%)  ↑ better")
-            ax.set_title(f"{s['label']}\nvs {label} gap", fontsize=9)
+            quiet = f" ({NO_SIGNAL})" if key in no_signal_keys(s) else ""
+            ax.set_title(f"{s['label']}\nvs {label} gap{quiet}", fontsize=9)
             ax.grid(alpha=0.3)
             if col == 1:
                 ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
@@ -731,6 +740,10 @@ def build_report(out_dir: str | Path, *, title: str | None = None) -> dict[str, 
             ],
         )
     )
+    blocks.append(("h", 2, "Answer"))
+    for s in settings:
+        blocks.append(("h", 3, s["label"]))
+        blocks.append(("ul", answer_lines(s)))
     blocks.append(("h", 2, "Settings"))
     for s in settings:
         acc = s["original_train_acc"]
@@ -758,12 +771,14 @@ def build_report(out_dir: str | Path, *, title: str | None = None) -> dict[str, 
             f"{', '.join(f'`{k}`' for k in AVG_GAP_KEYS)} (per seed, then averaged); rank 1 = "
             "smallest gap; mean rank = mean of the per-metric ranks over those metrics; time × "
             "retrain = wall time / retrain's wall time of the same seed (original: 0, no "
-            "unlearning).",
+            f"unlearning). † = {NO_SIGNAL}: the original and retrain lie within two pooled seed "
+            "standard deviations of each other on this metric (see Statistics).",
         )
     )
     for s in settings:
         blocks.append(("h", 3, s["label"]))
         blocks.append(("table", summary_table(s, markdown=True)))
+    blocks += statistics_blocks(settings)
     if settings:
         blocks.append(("h", 2, "Figures"))
         for key, title_ in FIGURES.items():
