@@ -347,3 +347,87 @@ def make_split(ds: ArrayDataset, config: SplitConfig) -> Split:
             stacklevel=2,
         )
     return split
+
+
+# -- splits from given forget rows (deletion requests, the Python API) -------------------------
+
+
+def forget_rows(forget: Any, n: int, *, what: str = "forget") -> np.ndarray:
+    """Sorted row indices from ``forget`` given as indices or as a boolean mask over ``n`` rows.
+
+    Refuses (with what was expected) a mask of the wrong length, indices outside ``[0, n)``,
+    repeated indices, non-integer values and an empty selection.
+    """
+    arr = np.asarray(forget.cpu() if hasattr(forget, "cpu") else forget)
+    if arr.dtype == bool:
+        if arr.shape != (n,):
+            raise DataError(
+                f"{what}: a boolean mask must have one entry per row ({n}), got shape "
+                f"{tuple(arr.shape)}"
+            )
+        rows = np.flatnonzero(arr)
+    else:
+        if arr.ndim != 1 or (arr.size and not np.issubdtype(arr.dtype, np.integer)):
+            raise DataError(
+                f"{what}: expected a 1-D array of integer row indices or a boolean mask of "
+                f"length {n}, got dtype {arr.dtype} and shape {tuple(arr.shape)}"
+            )
+        rows = arr.astype(np.int64)
+        if rows.size and (rows.min() < 0 or rows.max() >= n):
+            raise DataError(
+                f"{what}: row indices must lie in [0, {n}), got [{rows.min()}, {rows.max()}]"
+            )
+        if len(np.unique(rows)) != len(rows):
+            raise DataError(f"{what}: row indices contain duplicates")
+    if rows.size == 0:
+        raise DataError(f"{what}: no rows selected; nothing to unlearn")
+    return np.sort(rows).astype(np.int64)
+
+
+def split_from_rows(
+    labels: np.ndarray,
+    *,
+    train: np.ndarray,
+    forget: Any,
+    val: np.ndarray,
+    test: np.ndarray,
+    val_domain: np.ndarray | None = None,
+    dataset: str = "custom",
+    scenario: str = "random",
+    forget_classes: tuple[int, ...] = (),
+) -> Split:
+    """A :class:`Split` of a pool with the given ``labels`` whose parts are given row indices;
+    ``forget`` (indices or a boolean mask over the pool) must lie in ``train``.
+
+    For data that did not come from :func:`make_split`: a deletion request on one's own
+    dataset, or the arrays handed to :func:`unlearnkit.unlearn`. ``val_domain`` defaults to
+    ``val``; the invariants of DESIGN §2 are checked.
+    """
+    n = len(labels)
+    rows = forget_rows(forget, n)
+    train = np.sort(np.asarray(train, dtype=np.int64))
+    outside = np.setdiff1d(rows, train)
+    if outside.size:
+        raise DataError(
+            f"{outside.size} forget rows are not training rows (e.g. row {int(outside[0])}); "
+            "the forget set must be a subset of what the original was trained on"
+        )
+    cfg = SplitConfig(
+        dataset=dataset,
+        scenario=scenario,
+        forget_size=float(len(rows)),
+        forget_classes=tuple(forget_classes) if scenario != "random" else (0,),
+    )
+    vd = val if val_domain is None else val_domain
+    split = Split(
+        config=cfg,
+        dataset_size=n,
+        labels_sha256=hashlib.sha256(np.asarray(labels).astype("<i8").tobytes()).hexdigest(),
+        train=train,
+        forget=rows,
+        val=np.sort(np.asarray(val, dtype=np.int64)),
+        val_domain=np.sort(np.asarray(vd, dtype=np.int64)),
+        test=np.sort(np.asarray(test, dtype=np.int64)),
+    )
+    split.check_invariants()
+    return split

@@ -13,7 +13,8 @@ T_s = competent teacher (the frozen original), T_d = incompetent teacher (same a
 random initialisation), τ = KL temperature. Defaults from their code: 1 epoch, Adam lr 1e-4,
 batch 256, τ = 1, 30 % of the retain set.
 
-The incompetent teacher is built with ``build_model`` under the method's seed (without
+The incompetent teacher is a fresh model of the original's architecture (the context's
+``model_fn`` when given, else ``build_model(model_config)``) built under the method's seed (without
 touching the global RNG) and used in eval mode, like the competent one.
 
 Deviation: their ``F.kl_div`` uses PyTorch's default ``reduction='mean'``, which also divides
@@ -36,7 +37,7 @@ from unlearnkit.config import option
 from unlearnkit.data.batching import TensorSet, UnlearningData, batch_indices
 from unlearnkit.errors import ConfigError
 from unlearnkit.methods.base import Batch, LoopConfig, UnlearningMethod, register_method
-from unlearnkit.models import FeatureClassifier, build_model
+from unlearnkit.models import FeatureClassifier
 from unlearnkit.tuning.space import Choice, LogUniform, SearchSpace
 
 
@@ -115,7 +116,7 @@ class BadTeacher(UnlearningMethod):
         assert ctx is not None  # frozen_teacher raised otherwise
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed or 0)
-            bad = build_model(ctx.model_config, data.input_shape, data.num_classes)
+            bad = ctx.fresh_model(self.name, data.input_shape, data.num_classes)
         self.incompetent = bad.to(self.device).eval()
         for p in self.incompetent.parameters():
             p.requires_grad_(False)

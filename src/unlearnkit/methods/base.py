@@ -18,7 +18,7 @@ import math
 import re
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -29,7 +29,7 @@ from torch import nn
 from unlearnkit.config import Config, option
 from unlearnkit.data.batching import CyclingSampler, TensorSet, UnlearningData, batch_indices
 from unlearnkit.errors import ConfigError
-from unlearnkit.models import FeatureClassifier, ModelConfig
+from unlearnkit.models import FeatureClassifier, ModelConfig, build_model
 from unlearnkit.training import TrainConfig, accuracy
 from unlearnkit.tuning.space import SearchSpace
 from unlearnkit.utils import check_finite, generator, log, progress, seed_all
@@ -87,15 +87,43 @@ def schedule_factor(kind: str, p: float) -> float:
     return 1.0
 
 
+#: ``train_fn(model, retain, device)``: the user's own training of a fresh model, in place
+TrainFn = Callable[[FeatureClassifier, TensorSet, torch.device], None]
+
+
 @dataclass
 class MethodContext:
-    """What a method may need besides the model and the data: the original recipe (for
-    retrain), and a frozen copy of the original model (for teachers and references)."""
+    """What a method may need besides the model and the data. Every field is optional; a
+    method that needs one it lacks says so.
 
-    model_config: ModelConfig
-    train_config: TrainConfig
+    - ``original``: a frozen copy of the original model (teachers, references);
+    - how to build a fresh model of the same architecture (``retrain``, ``bad_teacher``'s
+      incompetent teacher): ``model_fn()`` (the user's own constructor) if given, else
+      ``build_model(model_config, ...)`` of the built-in zoo;
+    - how to train it from scratch (``retrain``): ``train_fn(model, retain, device)`` if given,
+      else unlearnkit's recipe ``train_config``.
+    """
+
+    model_config: ModelConfig | None = None
+    train_config: TrainConfig | None = None
     original: FeatureClassifier | None = None
     show_progress: bool = True
+    model_fn: Callable[[], FeatureClassifier] | None = None
+    train_fn: TrainFn | None = None
+
+    def fresh_model(
+        self, method: str, input_shape: tuple[int, ...], num_classes: int
+    ) -> FeatureClassifier:
+        """A freshly initialised model of the original's architecture (torch's global RNG)."""
+        if self.model_fn is not None:
+            return self.model_fn()
+        if self.model_config is not None:
+            return build_model(self.model_config, input_shape, num_classes)
+        raise ConfigError(
+            f"method '{method}' needs a fresh model of your architecture: give "
+            "MethodContext(model_fn=<zero-argument constructor>) (unlearnkit.unlearn(..., "
+            "model_fn=...)), or model_config=ModelConfig(...) for a built-in architecture"
+        )
 
 
 @dataclass

@@ -1,8 +1,13 @@
 """``retrain``: train from scratch on the retain set with the original's recipe — the gold
-standard every metric is compared with. It never sees a forget example."""
+standard every metric is compared with. It never sees a forget example.
+
+The fresh model is the user's own architecture when the context has ``model_fn`` (trained by
+``train_fn`` if given, else by unlearnkit's recipe ``train_config``), else the built-in
+``model_config`` trained with ``train_config``."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import torch
@@ -19,7 +24,8 @@ from unlearnkit.methods.base import (
     register_method,
 )
 from unlearnkit.models import FeatureClassifier
-from unlearnkit.training import train_fresh
+from unlearnkit.training import TrainConfig, train_fresh, train_model
+from unlearnkit.utils import seed_all
 
 
 @dataclass(frozen=True)
@@ -52,7 +58,47 @@ class Retrain(UnlearningMethod):
         context: MethodContext | None = None,
     ) -> UnlearnOutcome:
         if context is None:
-            raise ConfigError("method 'retrain' needs the original recipe (a MethodContext)")
+            raise ConfigError(
+                "method 'retrain' needs to know how to build and train a fresh model: pass a "
+                "MethodContext(model_fn=..., train_fn=...) or (model_config=..., train_config=...)"
+            )
+        if context.model_fn is None and context.train_fn is None:
+            return self._retrain_builtin(data, device, context)
+        # the user's own architecture (and training function): seeded init, trained in place
+        seed = self.config.seed if self.config.seed is not None else 0
+        if context.train_config is not None and self.config.seed is None:
+            seed = context.train_config.seed
+        seed_all(seed)
+        fresh = context.fresh_model(self.name, data.input_shape, data.num_classes).to(device)
+        t0 = time.perf_counter()
+        if context.train_fn is not None:
+            context.train_fn(fresh, data.retain, device)
+            history: list[dict[str, float]] = []
+        else:
+            recipe = context.train_config or TrainConfig()
+            recipe = recipe.replace(seed=seed)
+            history = train_model(
+                fresh,
+                data.retain,
+                recipe,
+                device=device,
+                augment=data.augment,
+                show_progress=context.show_progress,
+                desc="retrain",
+            ).history
+        fresh.eval()
+        return UnlearnOutcome(model=fresh, history=history, wall_time=time.perf_counter() - t0)
+
+    def _retrain_builtin(
+        self, data: UnlearningData, device: torch.device, context: MethodContext
+    ) -> UnlearnOutcome:
+        if context.model_config is None or context.train_config is None:
+            raise ConfigError(
+                "method 'retrain' needs the original's architecture and recipe: give "
+                "MethodContext(model_fn=<constructor of your model>, train_fn=<your training "
+                "function>) (unlearnkit.unlearn(..., model_fn=..., train_fn=...)), or "
+                "model_config + train_config for a built-in architecture"
+            )
         recipe = context.train_config
         if self.config.seed is not None:
             recipe = recipe.replace(seed=self.config.seed)

@@ -37,6 +37,7 @@ from unlearnkit.data.batching import CyclingSampler, TensorSet, UnlearningData, 
 from unlearnkit.errors import ConfigError
 from unlearnkit.methods.base import Batch, LoopConfig, UnlearningMethod, register_method
 from unlearnkit.models import FeatureClassifier
+from unlearnkit.models.adapter import require_feature_classifier
 from unlearnkit.nn import DomainDiscriminator, GradientReversal, lambda_at
 from unlearnkit.nn.schedules import LAMBDA_SCHEDULES
 from unlearnkit.tuning.space import Choice, LogUniform, SearchSpace
@@ -172,6 +173,7 @@ class Sure(UnlearningMethod):
     # -- setup: held-out parts, discriminator, warm-up --------------------------------------
     def setup(self, model: FeatureClassifier, data: UnlearningData) -> None:
         cfg = self.config
+        require_feature_classifier(model, self.name)
         if len(data.val_domain) == 0:
             raise ConfigError(
                 "SURE needs a non-empty validation-domain set (held-out examples of the forget "
