@@ -160,3 +160,60 @@ def test_official_test_part_is_test():
     s = make_split(ds, SplitConfig(dataset="toy", scenario="random", forget_size=0.1, val_size=10))
     assert np.array_equal(s.test, np.arange(80, 100))
     assert len(s.val) == 10 and len(s.train) == 70
+
+
+# --------------------------------------------------------------------------- confusion
+
+
+@pytest.mark.parametrize("size", [0.3, 0.5, 25.0, 24.0])
+def test_confusion_split_invariants(digits, size):
+    split = make(digits, scenario="confusion", forget_size=size, forget_classes=(3, 8), seed=4)
+    check_invariants(split, digits)
+    y = digits.y.numpy()
+    tr = split.train
+    n3, n8 = (int((y[split.forget] == c).sum()) for c in (3, 8))
+    if size < 1:  # the fraction of each class's training examples
+        assert n3 == round(size * (y[tr] == 3).sum()) and n8 == round(size * (y[tr] == 8).sum())
+    else:  # the count split evenly, class a gets the odd one
+        assert (n3, n8) == ((int(size) + 1) // 2, int(size) // 2)
+    assert set(y[split.forget]) == {3, 8}
+    # reproducible from the config, saved with its hash
+    again = make(digits, scenario="confusion", forget_size=size, forget_classes=(3, 8), seed=4)
+    assert again.sha256 == split.sha256 and np.array_equal(again.forget, split.forget)
+    other = make(digits, scenario="confusion", forget_size=size, forget_classes=(3, 8), seed=5)
+    assert not np.array_equal(other.forget, split.forget)
+
+
+def test_confusion_labels_flow_into_training_but_not_into_retain(digits, tmp_path):
+    split = make(digits, scenario="confusion", forget_size=0.4, forget_classes=(3, 8), seed=0)
+    data = unlearning_data(digits, split)
+    true = digits.y.numpy()
+    given = data.forget.y.numpy()
+    assert np.array_equal(given, np.where(true[split.forget] == 3, 8, 3))  # a ↔ b swapped
+    # the original trains on train = retain ∪ forget with the swapped labels
+    train = data.train
+    pos = {int(i): k for k, i in enumerate(train.indices)}
+    rows = [pos[int(i)] for i in split.forget]
+    assert np.array_equal(train.y.numpy()[rows], given)
+    # retrain's data (retain) never holds a forget example and has only true labels
+    assert not set(data.retain.indices.tolist()) & set(split.forget.tolist())
+    assert np.array_equal(data.retain.y.numpy(), true[data.retain.indices])
+    for part in ("val", "val_domain", "test"):
+        ts = getattr(data, part)
+        assert np.array_equal(ts.y.numpy(), true[ts.indices])
+    # the saved split reproduces the same training labels
+    loaded = Split.load(split.save(tmp_path / "confusion.json"))
+    assert np.array_equal(unlearning_data(digits, loaded).forget.y.numpy(), given)
+
+
+def test_training_labels_is_identity_outside_confusion(digits):
+    split = make(digits, scenario="partial-class", forget_size=0.5, forget_classes=(3,), seed=0)
+    y = digits.y.numpy()[split.forget]
+    assert np.array_equal(split.training_labels(split.forget, y), y)
+
+
+def test_confusion_needs_two_classes(digits):
+    with pytest.raises(ConfigError, match="exactly two classes"):
+        SplitConfig(dataset="digits", scenario="confusion", forget_classes=(3,))
+    with pytest.raises(DataError, match="rounds to an empty forget set"):
+        make(digits, scenario="confusion", forget_size=1.0, forget_classes=(3, 8))

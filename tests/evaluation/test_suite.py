@@ -353,3 +353,24 @@ def test_eval_config_validation_and_round_trip() -> None:
         EvalConfig(fprs=(0.02,))
     with pytest.raises(ConfigError, match="unknown key"):
         EvalConfig.from_dict({"attacker": "knn"})
+
+
+def test_confusion_metrics_by_hand():
+    from unlearnkit.evaluation import PartOutputs
+    from unlearnkit.evaluation.suite import confusion_metrics
+
+    def part(pred, labels):
+        logits = np.eye(10)[pred] * 5.0
+        return PartOutputs(logits, np.asarray(labels), np.zeros((len(pred), 2)))
+
+    # given labels 8, 8, 3, 3 (true 3, 3, 8, 8); predictions 3, 8, 8, 1
+    forget = part([3, 8, 8, 1], [8, 8, 3, 3])
+    # test: two 3s, two 8s, one 5; predicted 8, 3 | 8, 8 | 5 → only the first 3 is confused
+    test = part([8, 3, 8, 8, 5], [3, 3, 8, 8, 5])
+    m = confusion_metrics(forget, test, (3, 8))
+    assert m["forget_acc_true"] == pytest.approx(2 / 4)  # the first 3 and the second 8
+    assert m["test_confusion"] == pytest.approx(1 / 4)
+    with pytest.raises(EvaluationError, match="exactly two classes"):
+        confusion_metrics(forget, test, (3,))
+    with pytest.raises(EvaluationError, match="must all be 3 or 8"):
+        confusion_metrics(part([1], [5]), test, (3, 8))

@@ -4,7 +4,7 @@ method = one file + one registration line + one row here).
 Per method: finite losses, weights change (except ``original``), same seed → identical
 weights, config JSON round trip, unknown keys rejected with the known ones listed, metadata
 for ``unlearnkit list methods``; ``retrain`` never sees a forget example; every method runs
-on all three scenarios and on every registered model.
+on every scenario (random, partial-class, class, confusion) and on every registered model.
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ def small_world(digits):
                         dataset="digits",
                         scenario=scenario,
                         forget_size=0.1 if scenario == "random" else 0.5,
-                        forget_classes=(3,),
+                        forget_classes=(3, 8) if scenario == "confusion" else (3,),
                         train_size=300,
                         seed=0,
                     ),

@@ -151,6 +151,8 @@ def setting_label(split: Mapping[str, Any]) -> str:
         detail = f"{amount()} of train"
     elif sc == "partial-class":
         detail = f"{amount()} of class {classes}"
+    elif sc == "confusion":
+        detail = f"{amount()} of classes {classes} mislabelled as each other"
     else:
         detail = f"class {classes}"
     if split.get("train_size"):

@@ -144,9 +144,14 @@ class UnlearningData:
         )
 
 
-def tensor_set(ds: ArrayDataset, indices: np.ndarray) -> TensorSet:
+def tensor_set(ds: ArrayDataset, indices: np.ndarray, split: Split | None = None) -> TensorSet:
+    """The examples ``indices`` of ``ds``; with ``split``, labelled as the original trains on
+    them (:meth:`Split.training_labels`: swapped forget labels in the confusion scenario)."""
     idx = torch.as_tensor(indices, dtype=torch.long)
-    return TensorSet(ds.x[idx], ds.y[idx], np.asarray(indices, dtype=np.int64))
+    y = ds.y[idx]
+    if split is not None and split.config.scenario == "confusion":
+        y = torch.as_tensor(split.training_labels(indices, y.numpy()), dtype=y.dtype)
+    return TensorSet(ds.x[idx], y, np.asarray(indices, dtype=np.int64))
 
 
 def unlearning_data(
@@ -155,16 +160,19 @@ def unlearning_data(
     """Materialise every part of ``split`` (checked against ``ds``) as tensors on the CPU.
 
     ``augment`` defaults to True for 32×32 colour images (random crop + flip), else False.
+    Labels are the training labels of the split (in the confusion scenario the forget
+    examples carry their swapped labels, so the original learns the confusion and every
+    method and metric sees the labels it was trained on).
     """
     split.check_dataset(ds)
     if augment is None:
         augment = ds.is_image and ds.input_shape[0] == 3 and ds.input_shape[1:] == (32, 32)
     return UnlearningData(
-        retain=tensor_set(ds, split.retain),
-        forget=tensor_set(ds, split.forget),
-        val=tensor_set(ds, split.val),
-        val_domain=tensor_set(ds, split.val_domain),
-        test=tensor_set(ds, split.test),
+        retain=tensor_set(ds, split.retain, split),
+        forget=tensor_set(ds, split.forget, split),
+        val=tensor_set(ds, split.val, split),
+        val_domain=tensor_set(ds, split.val_domain, split),
+        test=tensor_set(ds, split.test, split),
         num_classes=ds.num_classes,
         input_shape=ds.input_shape,
         augment=augment,

@@ -6,6 +6,17 @@ data disjoint from val; *val_domain* ⊆ val is the held-out set matched to the 
 distribution that SURE uses as its domain-0 data (same classes for the class scenarios, random
 held-out examples for ``random``).
 
+Scenarios: ``random`` (examples drawn from all of train), ``partial-class`` (a fraction or count
+of the given classes' training examples), ``class`` (all training examples of the given
+classes) and ``confusion``, SCRUB's *resolving confusion* setting (Kurmanji et al., Towards
+Unbounded Machine Unlearning, NeurIPS 2023): for exactly two classes ``(a, b)``, a fraction (of
+each class's training examples) or a count (split evenly, ``a`` gets the odd one) of their
+training examples get the other class's label — ``a → b``, ``b → a``; the forget set is exactly
+these mislabelled examples. The original trains on them with the swapped labels (see
+:meth:`Split.training_labels`, applied by :func:`unlearnkit.data.batching.unlearning_data`), and
+retrain trains on the rest (retain: all correctly labelled). The swap is a pure function of the
+config and the forget indices, so the split file (indices + hash) needs no extra field.
+
 Invariants (enforced on creation and on load): forget ⊂ train; train, val, test pairwise
 disjoint; val_domain ⊆ val; forget non-empty; retain non-empty. A split is reproducible from
 (dataset, scenario, size, classes, seed) and saved as JSON with its indices and a SHA-256.
@@ -28,7 +39,7 @@ from unlearnkit.data.registry import get_dataset_spec
 from unlearnkit.errors import ConfigError, DataError
 from unlearnkit.utils import atomic_write
 
-SCENARIOS = ("random", "partial-class", "class")
+SCENARIOS = ("random", "partial-class", "class", "confusion")
 SPLIT_FORMAT = 1
 
 
@@ -39,16 +50,20 @@ class SplitConfig(Config):
     dataset: str = option("digits", "dataset name (see `unlearnkit list datasets`)")
     scenario: str = option(
         "partial-class",
-        "forget scenario: random examples, part of given classes, or whole classes",
+        "forget scenario: random examples, part of given classes, whole classes, or "
+        "confusion (SCRUB: labels swapped between two classes; forget = the mislabelled ones)",
         choices=SCENARIOS,
     )
     forget_size: float = option(
         0.5,
-        "forget-set size: a fraction in (0, 1) of train (random) or of the given classes' train "
-        "examples (partial-class), or a count >= 1; ignored for class (whole classes)",
+        "forget-set size: a fraction in (0, 1) of train (random), of the given classes' train "
+        "examples (partial-class) or of each of the two classes' (confusion), or a count >= 1; "
+        "ignored for class (whole classes)",
     )
     forget_classes: tuple[int, ...] = option(
-        (0,), "classes to forget from (partial-class, class); ignored for random"
+        (0,),
+        "classes to forget from (partial-class, class) or the two classes whose labels are "
+        "swapped (confusion); ignored for random",
     )
     val_size: float | None = option(
         None,
@@ -81,6 +96,11 @@ class SplitConfig(Config):
             )
         if len(set(self.forget_classes)) != len(self.forget_classes):
             raise ConfigError(f"forget_classes has duplicates: {list(self.forget_classes)}")
+        if self.scenario == "confusion" and len(self.forget_classes) != 2:
+            raise ConfigError(
+                "scenario 'confusion' swaps labels between exactly two classes, got "
+                f"forget_classes={list(self.forget_classes)}; pass two, e.g. --forget-classes 3 8"
+            )
         for name in ("val_size", "test_size"):
             v = getattr(self, name)
             if v is not None and (v < 0 or (v >= 1 and not float(v).is_integer())):
@@ -131,6 +151,19 @@ class Split:
             h.update(name.encode())
             h.update(np.ascontiguousarray(getattr(self, name), dtype="<i8").tobytes())
         return h.hexdigest()
+
+    def training_labels(self, indices: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        """The labels the original trains on for pool ``indices`` whose dataset labels are
+        ``labels``: the dataset's own, except in the ``confusion`` scenario, where those of the
+        forget examples are swapped between the two forget classes (``a ↔ b``)."""
+        out = np.array(labels, dtype=np.int64, copy=True)
+        if self.config.scenario != "confusion":
+            return out
+        a, b = self.config.forget_classes
+        mislabelled = np.isin(np.asarray(indices), self.forget)
+        to_b, to_a = mislabelled & (out == a), mislabelled & (out == b)
+        out[to_b], out[to_a] = b, a
+        return out
 
     def summary(self) -> dict[str, int]:
         return {k: len(v) for k, v in self.parts().items()}
@@ -247,6 +280,55 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write(path, text.encode())
 
 
+def _draw_k(rng: np.random.Generator, size: float, candidates: np.ndarray, k: int) -> np.ndarray:
+    if k == 0:
+        raise DataError(
+            f"forget_size {size} of {len(candidates)} candidates rounds to an empty forget set; "
+            "choose a larger forget_size"
+        )
+    if k > len(candidates):
+        raise DataError(
+            f"forget_size {int(size)} is larger than the {len(candidates)} candidate training "
+            "examples; choose a smaller forget_size"
+        )
+    return np.sort(rng.choice(candidates, size=k, replace=False))
+
+
+def _draw_forget(
+    rng: np.random.Generator, config: SplitConfig, train: np.ndarray, y: np.ndarray
+) -> np.ndarray:
+    """The forget set of ``config.scenario``, drawn from ``train`` (see the module doc)."""
+    if config.scenario == "random":
+        candidates = train
+    else:
+        candidates = train[np.isin(y[train], config.forget_classes)]
+        if len(candidates) == 0:
+            raise DataError(
+                f"classes {list(config.forget_classes)} have no training examples in this split"
+            )
+    if config.scenario == "class":
+        return candidates
+    if config.scenario != "confusion":
+        return _draw_k(
+            rng, config.forget_size, candidates, _count(config.forget_size, len(candidates))
+        )
+    parts = []
+    total = int(config.forget_size)
+    for i, c in enumerate(config.forget_classes):
+        of_c = train[y[train] == c]
+        if len(of_c) == 0:
+            raise DataError(
+                f"confusion: class {c} has no training examples in this split to mislabel"
+            )
+        k = (
+            _count(config.forget_size, len(of_c))
+            if config.forget_size < 1
+            else (total + 1 - i) // 2
+        )
+        parts.append(_draw_k(rng, config.forget_size, of_c, k))
+    return np.sort(np.concatenate(parts))
+
+
 def make_split(ds: ArrayDataset, config: SplitConfig) -> Split:
     """Create a split of ``ds`` as ``config`` says; deterministic in ``config.seed``.
 
@@ -299,29 +381,7 @@ def make_split(ds: ArrayDataset, config: SplitConfig) -> Split:
         rest = rest[: config.train_size]
     train = np.sort(rest)
 
-    if config.scenario == "random":
-        candidates = train
-    else:
-        candidates = train[np.isin(y[train], config.forget_classes)]
-        if len(candidates) == 0:
-            raise DataError(
-                f"classes {list(config.forget_classes)} have no training examples in this split"
-            )
-    if config.scenario == "class":
-        forget = candidates
-    else:
-        k = _count(config.forget_size, len(candidates))
-        if k == 0:
-            raise DataError(
-                f"forget_size {config.forget_size} of {len(candidates)} candidates rounds to an "
-                "empty forget set; choose a larger forget_size"
-            )
-        if k > len(candidates):
-            raise DataError(
-                f"forget_size {int(config.forget_size)} is larger than the {len(candidates)} "
-                "candidate training examples; choose a smaller forget_size"
-            )
-        forget = np.sort(rng.choice(candidates, size=k, replace=False))
+    forget = _draw_forget(rng, config, train, y)
 
     if config.scenario == "random":
         val_domain = val

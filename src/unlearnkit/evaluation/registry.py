@@ -83,6 +83,7 @@ _JIA = "Jia et al., Model Sparsity Can Simplify Machine Unlearning, NeurIPS 2023
 _KIT = "NeurIPS 2023 Machine Unlearning challenge starting kit (Triantafillou et al. 2024)"
 _CARLINI = "Carlini et al., Membership Inference Attacks From First Principles, S&P 2022"
 _SURE = "Sepahvand et al., SURE, ICLR 2025 (representation-level attacks)"
+_KURMANJI = "Kurmanji et al., Towards Unbounded Machine Unlearning (SCRUB), NeurIPS 2023"
 _RETRAIN = "retrain"
 _RANDOM_HALF = "retrain (≈ 0.5 for random forgetting)"
 
@@ -153,6 +154,31 @@ _ENTRIES: list[MetricInfo] = [
         "%",
         "utility",
         "standard (class unlearning)",
+    ),
+    MetricInfo(
+        "forget_acc_true",
+        "Forget acc. (true labels)",
+        "confusion scenario: top-1 accuracy on the forget set against the true labels (the "
+        "forget examples' given labels are swapped between the two classes; forget_acc is "
+        "against the given ones)",
+        None,
+        "retrain (which never saw the swap: ≈ its test accuracy on the two classes)",
+        False,
+        "%",
+        "utility",
+        _KURMANJI,
+    ),
+    MetricInfo(
+        "test_confusion",
+        "Test confusion a↔b",
+        "confusion scenario: fraction of test examples of the two swapped classes predicted as "
+        "the other of the two (SCRUB's interclass confusion)",
+        None,
+        _RETRAIN,
+        False,
+        "%",
+        "utility",
+        _KURMANJI,
     ),
     # -- output attacks --------------------------------------------------------------------
     *[

@@ -186,6 +186,38 @@ def _attack_negatives(
     return test.subset(mask)
 
 
+def confusion_metrics(
+    forget: PartOutputs, test: PartOutputs, classes: Sequence[int]
+) -> dict[str, float]:
+    """The confusion scenario's metrics (Kurmanji et al. 2023), for swapped classes ``(a, b)``.
+
+    ``forget_acc_true``: accuracy on the forget set against the true labels — the given
+    (swapped) label ``a`` means true ``b`` and vice versa; ``test_confusion``: the fraction of
+    test examples of ``a`` or ``b`` predicted as the other one of the two (NaN without any).
+    """
+    if len(classes) != 2:
+        raise EvaluationError(
+            f"the confusion scenario swaps exactly two classes, got forget classes {list(classes)}"
+        )
+    a, b = (int(c) for c in classes)
+    given = forget.labels
+    if not np.isin(given, (a, b)).all():
+        raise EvaluationError(
+            f"confusion: forget labels must all be {a} or {b} (the swapped classes)"
+        )
+    true = np.where(given == a, b, a)
+    pred = np.argmax(forget.logits, axis=1)
+    t_pred = np.argmax(test.logits, axis=1)
+    of_ab = np.isin(test.labels, (a, b))
+    swapped = np.where(test.labels == a, b, a)
+    return {
+        "forget_acc_true": float(np.mean(pred == true)),
+        "test_confusion": float(np.mean(t_pred[of_ab] == swapped[of_ab]))
+        if of_ab.any()
+        else math.nan,
+    }
+
+
 def _evaluate(
     out: ModelOutputs,
     *,
@@ -228,6 +260,8 @@ def _evaluate(
             row["test_acc_forgotten_classes"] = float(test.correct[mask].mean())
         if (~mask).any():
             row["test_acc_other_classes"] = float(test.correct[~mask].mean())
+    if scenario == "confusion":
+        row.update(confusion_metrics(forget, test, classes))
 
     neg = _attack_negatives(test, scenario, classes, cfg.match_classes)
     seed = cfg.seed
@@ -274,7 +308,7 @@ def _evaluate(
                 unreliable.append(f"emb_{a}_tpr_at_1pct_fpr")
         if cfg.transfer:
             members = retain
-            if scenario == "partial-class" and cfg.match_classes:
+            if scenario in ("partial-class", "confusion") and cfg.match_classes:
                 members = retain.subset(np.isin(retain.labels, classes))
             if scenario == "class":
                 notes.append("emb_transfer_auc not defined for the class scenario")
