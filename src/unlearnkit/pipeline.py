@@ -29,6 +29,7 @@ from unlearnkit.data.splits import Split, SplitConfig, atomic_write_text, make_s
 from unlearnkit.errors import ConfigError, DataError
 from unlearnkit.evaluation import EvalConfig, EvaluationResult, evaluate_models
 from unlearnkit.methods import MethodContext, UnlearnOutcome, create_method, get_method_class
+from unlearnkit.methods.retrain import retrain_recipe
 from unlearnkit.models import FeatureClassifier, ModelConfig
 from unlearnkit.training import TrainConfig, accuracy, train_fresh
 from unlearnkit.utils import log, resolve_device
@@ -312,14 +313,12 @@ def run_experiment(
         cache_dir=cache,
         show_progress=show_progress,
     )
-    retrain_seed = configs["retrain"].seed
-    retrain_recipe = train_cfg if retrain_seed is None else train_cfg.replace(seed=retrain_seed)
     retrained, re_rec = obtain_model(
         "retrain",
         split,
         data,
         model_cfg,
-        retrain_recipe,
+        retrain_recipe(train_cfg, configs["retrain"].seed),
         device=device,
         cache_dir=cache,
         show_progress=show_progress,

@@ -86,10 +86,15 @@ def test_aggregate_matches_hand_computation():
     assert ft["forget_acc"]["gap_std"] == pytest.approx(0.03 * math.sqrt(2))
     assert ft["test_acc"]["gap_mean"] == pytest.approx((0.02 + 0.0) / 2)
     assert "gap_mean" not in ft["wall_time"]  # runtime is not compared with retrain
-    # Avg. Gap over the in_avg_gap metrics present (forget, test, emb. logreg AUC), in pp
-    ft_avg = [(10 + 2 + 10) / 3, (4 + 0 + 3) / 3]
-    orig_avg = [(20 + 1 + 20) / 3, (17 + 2 + 14) / 3]
-    sure_avg = [(1 + 1 + 2) / 3, (1 + 1 + 2) / 3]
+    # SalUn's Avg. Gap over its metrics present (forget, test acc.), in pp
+    ft_avg = [(10 + 2) / 2, (4 + 0) / 2]
+    orig_avg = [(20 + 1) / 2, (17 + 2) / 2]
+    sure_avg = [(1 + 1) / 2, (1 + 1) / 2]
+    # Avg. Gap (repr.) over its metrics present (forget acc., emb. logreg AUC)
+    ft_repr = [(10 + 10) / 2, (4 + 3) / 2]
+    assert s["avg_gap_repr"]["finetune"]["per_seed"] == pytest.approx(dict(enumerate(ft_repr)))
+    assert s["avg_gap_repr"]["sure"]["mean"] == pytest.approx((1 + 2) / 2)
+    assert s["avg_gap_repr"]["sure"]["rank"] == 1
     assert s["avg_gap"]["finetune"]["per_seed"] == pytest.approx(dict(enumerate(ft_avg)))
     assert s["avg_gap"]["finetune"]["mean"] == pytest.approx(np.mean(ft_avg))
     assert s["avg_gap"]["finetune"]["std"] == pytest.approx(np.std(ft_avg, ddof=1))
@@ -123,9 +128,12 @@ def test_aggregate_matches_hand_computation():
     assert s["original_train_acc"]["min"] == pytest.approx(0.999)
     # tables render every method and the Avg. Gap
     text = summary_table(s)
-    assert "finetune" in text and "4.83 ± 3.54" in text
+    # finetune: Avg. Gap 6, 2 -> 4.00 ± 2.83; Avg. Gap (repr.) 10, 3.5 -> 6.75 ± 4.60
+    assert "finetune" in text and "4.00 ± 2.83" in text and "6.75 ± 4.60" in text
+    assert "Avg. Gap (repr.) (pp)" in text
     md = metric_table(s)
     assert md.startswith("| metric |") and "Avg. Gap (pp)" in md and "88.0 ± 2.8 (Δ7.0 ± 4.2)" in md
+    assert "| Avg. Gap (repr.) (pp) |" in md
 
 
 def test_failed_rows_are_counted():

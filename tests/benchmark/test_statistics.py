@@ -49,18 +49,23 @@ def test_paired_avg_gap_in_the_aggregate_matches_scipy_and_holm():
     comps = {(c["a"], c["b"]): c for c in r["comparisons"]}
     sure_ft = comps[("sure", "finetune")]
     a, b = [per_seed["sure"][x] for x in (0, 1)], [per_seed["finetune"][x] for x in (0, 1)]
-    assert sure_ft["mean_diff"] == pytest.approx(np.mean(np.subtract(a, b)))  # −3.5 pp
+    assert sure_ft["mean_diff"] == pytest.approx(np.mean(np.subtract(a, b)))  # −3.0 pp
     assert sure_ft["p_t"] == pytest.approx(sps.ttest_rel(a, b).pvalue)
     raw = [c["p"] for c in r["comparisons"]]
     np.testing.assert_allclose([c["p_holm"] for c in r["comparisons"]], holm(raw))
     assert r["best"] is None and set(r["groups"].values()) == {"a"}  # 2 seeds: nothing sure
     assert {"forget_acc", "test_acc", "emb_logreg_auc"} <= set(s["paired"])
     assert "mia_efficacy_confidence" not in s["paired"]  # not measured in these rows
-    assert "-3.50" in paired_table(s, "avg_gap")
+    # SalUn's Avg. Gap over forget and test accuracy: sure 1, 1; finetune 6, 2 → −3.00
+    assert "-3.00" in paired_table(s, "avg_gap")
+    # Avg. Gap (repr.) over forget acc. and emb. logreg AUC: sure 1.5, 1.5; finetune 10, 3.5
+    assert "-5.25" in paired_table(s, "avg_gap_repr")
     assert "(#1, a)" in ranking_table(s) and f"Test acc. gap (pp) ({NO_SIGNAL})" in ranking_table(s)
-    (line, signal_line) = answer_lines(s)
+    (line, repr_line, signal_line) = answer_lines(s)
     assert line.startswith("**No method is significantly best by Avg. Gap** at 2 seeds")
-    assert "1. sure 1.33 ± 0.00 (a)" in line
+    assert "1. sure 1.00 ± 0.00 (a)" in line
+    assert repr_line.startswith("**No method is significantly best by Avg. Gap (repr.)**")
+    assert "1. sure 1.50 ± 0.00 (a)" in repr_line
     assert "carried by Forget acc., Emb. logreg AUC" in signal_line and "Test acc." in signal_line
 
 

@@ -253,8 +253,9 @@ def test_neggrad_plus_with_alpha_zero_is_finetune(tiny_data, tiny_original) -> N
         "seed": 3,
     }
     ft = unlearn(create_method("finetune", common), tiny_original, tiny_data)
-    ng0 = unlearn(create_method("neggrad_plus", {**common, "alpha": 0.0}), tiny_original, tiny_data)
-    ng = unlearn(create_method("neggrad_plus", {**common, "alpha": 0.1}), tiny_original, tiny_data)
+    ng_cfg = {**common, "prox_weight": 0.0}
+    ng0 = unlearn(create_method("neggrad_plus", {**ng_cfg, "alpha": 0.0}), tiny_original, tiny_data)
+    ng = unlearn(create_method("neggrad_plus", {**ng_cfg, "alpha": 0.1}), tiny_original, tiny_data)
     a, b, c = ft.model.state_dict(), ng0.model.state_dict(), ng.model.state_dict()
     for key in a:
         assert torch.equal(a[key], b[key]), key

@@ -11,9 +11,11 @@ by seed: the runs of one seed share their original and retrain. For every method
 * ``rank``: 1 = the smallest ``gap_mean`` among the non-retrain models (ties share the lower
   rank).
 
-Per method also: the Avg. Gap (per seed, the mean gap in percentage points over the registry's
-``in_avg_gap`` metrics, via :class:`~unlearnkit.evaluation.EvaluationResult`; then mean ± std and
-its rank), the mean rank over the Avg. Gap metrics, and the runtime relative to retrain
+Per method also: SalUn's Avg. Gap (``avg_gap``: per seed, the mean gap in percentage points over
+the registry's ``in_avg_gap`` metrics — forget, retain, test accuracy, MIA-efficacy — via
+:class:`~unlearnkit.evaluation.EvaluationResult`; then mean ± std and its rank), the same for the
+representation-level ``avg_gap_repr``, the mean rank over the Avg. Gap metrics, and the runtime
+relative to retrain
 (``wall_time / retrain's wall_time`` per seed, then mean ± std).
 
 Statistics (:mod:`unlearnkit.evaluation.stats`, from two seeds on):
@@ -45,6 +47,7 @@ from unlearnkit.benchmark.grid import stable_hash
 from unlearnkit.benchmark.runner import latest_rows
 from unlearnkit.evaluation import (
     AVG_GAP_KEYS,
+    GAP_DEFINITIONS,
     METRICS,
     EvaluationError,
     EvaluationResult,
@@ -76,6 +79,7 @@ __all__ = [
 #: the summary keys compared pairwise between methods (on per-seed gaps to retrain), in order
 PAIRED_KEYS: tuple[str, ...] = (
     "avg_gap",
+    "avg_gap_repr",
     "forget_acc",
     "test_acc",
     "mia_efficacy_confidence",
@@ -212,7 +216,10 @@ def _aggregate_setting(s: dict[str, Any]) -> dict[str, Any]:
     methods = _order(m for seed in seeds for m in by_seed[seed])
     values: dict[str, dict[str, dict[int, float]]] = {m: {} for m in methods}
     gaps: dict[str, dict[str, dict[int, float]]] = {m: {} for m in methods}
-    avg: dict[str, dict[int, float]] = {m: {} for m in methods}
+    # per gap average (avg_gap = SalUn's Avg. Gap, avg_gap_repr), per method, per seed
+    avg: dict[str, dict[str, dict[int, float]]] = {
+        g: {m: {} for m in methods} for g in GAP_DEFINITIONS
+    }
     runtime: dict[str, list[float]] = {m: [] for m in methods}
     train_acc: dict[int, float] = {}
     for seed in seeds:
@@ -232,8 +239,9 @@ def _aggregate_setting(s: dict[str, Any]) -> dict[str, Any]:
         for m, g in ev.gaps().items():
             for k, v in g.items():
                 gaps[m].setdefault(k, {})[seed] = v
-            with contextlib.suppress(EvaluationError):  # no Avg. Gap metric for this model
-                avg[m][seed] = ev.avg_gap(m)
+            for kind in GAP_DEFINITIONS:
+                with contextlib.suppress(EvaluationError):  # no metric of it for this model
+                    avg[kind][m][seed] = ev.avg_gap(m, kind=kind)
         ref_time = metrics["retrain"].get("wall_time")
         for m in metrics:
             t = metrics[m].get("wall_time")
@@ -264,11 +272,15 @@ def _aggregate_setting(s: dict[str, Any]) -> dict[str, Any]:
         )
         for m, r in ranks.items():
             out_metrics[m][k]["rank"] = r
-    out_avg: dict[str, dict[str, Any]] = {
-        m: {**_stat(list(avg[m].values())), "per_seed": dict(avg[m])} for m in methods
-    }
-    for m, r in _ranks({m: float(out_avg[m]["mean"]) for m in competitors}).items():
-        out_avg[m]["rank"] = r
+    out_gaps: dict[str, dict[str, dict[str, Any]]] = {}
+    for kind, per_method in avg.items():
+        out_avg: dict[str, dict[str, Any]] = {
+            m: {**_stat(list(per_method[m].values())), "per_seed": dict(per_method[m])}
+            for m in methods
+        }
+        for m, r in _ranks({m: float(out_avg[m]["mean"]) for m in competitors}).items():
+            out_avg[m]["rank"] = r
+        out_gaps[kind] = out_avg
     mean_rank = {}
     for m in competitors:
         rs = [
@@ -286,11 +298,11 @@ def _aggregate_setting(s: dict[str, Any]) -> dict[str, Any]:
             "per_seed": train_acc,
         },
         "metrics": out_metrics,
-        "avg_gap": out_avg,
+        **out_gaps,
         "mean_rank": mean_rank,
         "runtime_rel": {m: _stat(runtime[m]) for m in methods},
         "signal": _signals(values),
-        "paired": _paired({**_gaps_by_key(gaps), "avg_gap": avg}, competitors),
+        "paired": _paired({**_gaps_by_key(gaps), **avg}, competitors),
     }
 
 
@@ -373,26 +385,37 @@ def _render(header: list[str], body: list[list[str]], markdown: bool) -> str:
     )
 
 
+def _gap_cells(a: Mapping[str, Any], method: str) -> list[str]:
+    """``mean ± std`` and the rank of one gap average for one method."""
+    mean = _num(a["mean"]) + (f" ± {_num(a['std'])}" if _finite(a["std"]) else "")
+    return [mean, str(a.get("rank", "—")) if method != "retrain" else ""]
+
+
 def summary_table(setting: Mapping[str, Any], *, markdown: bool = False) -> str:
-    """Methods as rows: Avg. Gap (mean ± std, rank), the Avg. Gap metrics (mean ± std), the
-    mean rank over them, and runtime relative to retrain. A metric whose signal check found no
-    signal (the original and retrain within two pooled seed stds) is marked ``†``."""
+    """Methods as rows: SalUn's Avg. Gap (mean ± std, rank), the Avg. Gap metrics (mean ±
+    std), the mean rank over them, the representation-level Avg. Gap (repr.) (mean ± std,
+    rank), and runtime relative to retrain. A metric whose signal check found no signal (the
+    original and retrain within two pooled seed stds) is marked ``†``."""
     methods = setting["methods"]
     keys = [k for k in AVG_GAP_KEYS if any(k in setting["metrics"][m] for m in methods)]
     pct = lambda k: " %" if METRICS[k].unit == "%" else ""  # noqa: E731
     quiet = set(no_signal_keys(setting))
+    gap_kinds = [g for g in GAP_DEFINITIONS if g in setting]
     header = ["method", "Avg. Gap (pp)", "rank"] + [
         METRICS[k].label + pct(k) + (" †" if k in quiet else "") for k in keys
     ]
-    header += ["mean rank", "time × retrain"]
+    header += ["mean rank"]
+    for g in gap_kinds[1:]:
+        header += [f"{GAP_DEFINITIONS[g].label} (pp)", "rank"]
+    header += ["time × retrain"]
     body = []
     for m in methods:
-        a = setting["avg_gap"][m]
         cells = [m + (" (ref.)" if m == "retrain" else "")]
-        cells.append(_num(a["mean"]) + (f" ± {_num(a['std'])}" if _finite(a["std"]) else ""))
-        cells.append(str(a.get("rank", "—")) if m != "retrain" else "")
+        cells += _gap_cells(setting["avg_gap"][m], m)
         cells += [_pm(k, setting["metrics"][m].get(k)) for k in keys]
         cells.append(_num(setting["mean_rank"].get(m), ".1f") if m != "retrain" else "")
+        for g in gap_kinds[1:]:
+            cells += _gap_cells(setting[g][m], m)
         rt = setting["runtime_rel"][m]
         cells.append(
             _num(rt["mean"], ".3g") + (f" ± {_num(rt['std'], '.2g')}" if _finite(rt["std"]) else "")
@@ -429,16 +452,19 @@ def metric_table(setting: Mapping[str, Any], *, markdown: bool = True) -> str:
         if signals:
             cells.append(signal_cell(signals.get(k)))
         body.append(cells)
-    avg = ["Avg. Gap (pp)"]
-    for m in methods:
-        a = setting["avg_gap"][m]
-        cell = _num(a["mean"]) + (f" ± {_num(a['std'])}" if _finite(a["std"]) else "")
-        if "rank" in a:
-            cell += f" [#{a['rank']}]"
-        avg.append(cell)
-    if signals:
-        avg.append("")
-    body.append(avg)
+    for g, d in GAP_DEFINITIONS.items():
+        if g not in setting:
+            continue
+        avg = [f"{d.label} (pp)"]
+        for m in methods:
+            a = setting[g][m]
+            cell = _num(a["mean"]) + (f" ± {_num(a['std'])}" if _finite(a["std"]) else "")
+            if "rank" in a:
+                cell += f" [#{a['rank']}]"
+            avg.append(cell)
+        if signals:
+            avg.append("")
+        body.append(avg)
     return _render(header, body, markdown)
 
 
@@ -449,8 +475,8 @@ NO_SIGNAL = "no signal at this scale"
 
 
 def _label(key: str) -> str:
-    if key == "avg_gap":
-        return "Avg. Gap"
+    if key in GAP_DEFINITIONS:
+        return GAP_DEFINITIONS[key].label
     info = METRICS.get(key)
     return (info.label + (" %" if info.unit == "%" else "")) if info else key
 
@@ -459,7 +485,7 @@ def _fmt_gap(key: str, v: Any) -> str:
     """A gap or a difference of gaps in the key's displayed unit (pp for percentages)."""
     if not _finite(v):
         return "—"
-    return _num(v) if key == "avg_gap" else format_gap(key, v)
+    return _num(v) if key in GAP_DEFINITIONS else format_gap(key, v)
 
 
 def no_signal_keys(setting: Mapping[str, Any]) -> list[str]:
@@ -514,9 +540,13 @@ def ranking_table(setting: Mapping[str, Any], *, markdown: bool = True) -> str:
     quiet = set(no_signal_keys(setting))
     order = list(paired[keys[0]]["order"])
     order += [m for k in keys for m in paired[k]["order"] if m not in order]
-    unit = lambda k: " (pp)" if k == "avg_gap" or METRICS[k].unit == "%" else ""  # noqa: E731
+    unit = lambda k: " (pp)" if k in GAP_DEFINITIONS or METRICS[k].unit == "%" else ""  # noqa: E731
     header = ["method"] + [
-        ("Avg. Gap (pp)" if k == "avg_gap" else f"{_label(k).removesuffix(' %')} gap{unit(k)}")
+        (
+            f"{_label(k)} (pp)"
+            if k in GAP_DEFINITIONS
+            else f"{_label(k).removesuffix(' %')} gap{unit(k)}"
+        )
         + (f" ({NO_SIGNAL})" if k in quiet else "")
         for k in keys
     ]

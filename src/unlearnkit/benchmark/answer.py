@@ -25,7 +25,7 @@ from unlearnkit.benchmark.aggregate import (
     ranking_table,
     signal_table,
 )
-from unlearnkit.evaluation import METRICS
+from unlearnkit.evaluation import GAP_DEFINITIONS, METRICS
 from unlearnkit.evaluation.stats import ALPHA, SIGNAL_THRESHOLD
 
 __all__ = ["answer_lines", "statistics_blocks"]
@@ -33,7 +33,7 @@ __all__ = ["answer_lines", "statistics_blocks"]
 Block = tuple[Any, ...]
 
 #: the Avg. Gap keys a setting can carry, and their names in the text
-AVG_GAPS: dict[str, str] = {"avg_gap": "Avg. Gap"}
+AVG_GAPS: dict[str, str] = {g: d.label for g, d in GAP_DEFINITIONS.items()}
 
 
 def _name(key: str) -> str:

@@ -63,7 +63,7 @@ from unlearnkit.benchmark.runner import (
 )
 from unlearnkit.data.splits import atomic_write_text
 from unlearnkit.errors import UnlearnkitError
-from unlearnkit.evaluation import AVG_GAP_KEYS, METRICS, roc_points
+from unlearnkit.evaluation import AVG_GAP_KEYS, AVG_GAP_REPR_KEYS, METRICS, roc_points
 from unlearnkit.evaluation import auc as roc_auc
 
 __all__ = ["FIGURES", "MEMORISATION_THRESHOLD", "ReportError", "build_report"]
@@ -767,8 +767,10 @@ def build_report(out_dir: str | Path, *, title: str | None = None) -> dict[str, 
     blocks.append(
         (
             "p",
-            "Mean ± std over seeds. Avg. Gap = mean |method − retrain| in percentage points over "
-            f"{', '.join(f'`{k}`' for k in AVG_GAP_KEYS)} (per seed, then averaged); rank 1 = "
+            "Mean ± std over seeds. Avg. Gap = SalUn's (Fan et al. 2024): mean |method − retrain| "
+            f"in percentage points over {', '.join(f'`{k}`' for k in AVG_GAP_KEYS)} (per seed, "
+            "then averaged); Avg. Gap (repr.) = the same over "
+            f"{', '.join(f'`{k}`' for k in AVG_GAP_REPR_KEYS)}; rank 1 = "
             "smallest gap; mean rank = mean of the per-metric ranks over those metrics; time × "
             "retrain = wall time / retrain's wall time of the same seed (original: 0, no "
             f"unlearning). † = {NO_SIGNAL}: the original and retrain lie within two pooled seed "

@@ -69,6 +69,7 @@ from unlearnkit.evaluation import (
     relearn_time,
 )
 from unlearnkit.methods import unlearn_copy
+from unlearnkit.methods.retrain import retrain_recipe
 from unlearnkit.models import FeatureClassifier
 from unlearnkit.pipeline import obtain_model
 from unlearnkit.utils import atomic_write, log, resolve_device
@@ -434,7 +435,8 @@ class _Runner:
             "show_progress": self.show,
         }
         original, orig_rec = obtain_model("original", split, data, group.model, group.train, **kw)
-        retrained, re_rec = obtain_model("retrain", split, data, group.model, group.train, **kw)
+        recipe = retrain_recipe(group.train)
+        retrained, re_rec = obtain_model("retrain", split, data, group.model, recipe, **kw)
         outputs = {
             "retrain": self.collect(retrained, data, "retrain"),
             "original": self.collect(original, data, "original"),

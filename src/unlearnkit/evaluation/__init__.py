@@ -64,6 +64,8 @@ from unlearnkit.evaluation.output_attacks import (
 )
 from unlearnkit.evaluation.registry import (
     AVG_GAP_KEYS,
+    AVG_GAP_REPR_KEYS,
+    GAP_DEFINITIONS,
     GROUPS,
     LOSS_FPRS,
     METRICS,
@@ -96,7 +98,9 @@ from unlearnkit.evaluation.suite import (
 __all__ = [
     "ATTACKERS",
     "AVG_GAP_KEYS",
+    "AVG_GAP_REPR_KEYS",
     "DEFAULT_FPRS",
+    "GAP_DEFINITIONS",
     "GROUPS",
     "LOSS_FPRS",
     "METRICS",

@@ -15,7 +15,11 @@ Conventions:
   compared with retrain.
 * ``higher_is_better`` is True/False only where "more" is better whatever retrain does
   (utility, runtime); None where closeness to retrain is the goal.
-* Avg. Gap = mean over :data:`AVG_GAP_KEYS` of ``|method − retrain|`` in percentage points.
+* **Avg. Gap** (``avg_gap``) is SalUn's (Fan et al. 2024): the mean over
+  :data:`AVG_GAP_KEYS` (forget, retain and test accuracy, MIA-efficacy on the confidence) of
+  ``|method − retrain|`` in percentage points — the ``in_avg_gap`` metrics. The wider
+  representation-level average has its own name, **Avg. Gap (repr.)** (``avg_gap_repr``, over
+  :data:`AVG_GAP_REPR_KEYS`); :data:`GAP_DEFINITIONS` holds both (for tables and the tuner).
 """
 
 from __future__ import annotations
@@ -30,12 +34,16 @@ from unlearnkit.evaluation.output_attacks import MIA_FEATURES
 
 __all__ = [
     "AVG_GAP_KEYS",
+    "AVG_GAP_REPR_KEYS",
+    "GAP_DEFINITIONS",
     "GROUPS",
     "LOSS_FPRS",
     "METRICS",
+    "GapDefinition",
     "MetricInfo",
     "format_gap",
     "format_value",
+    "gap_definition",
     "metric_info",
 ]
 
@@ -214,7 +222,7 @@ _ENTRIES: list[MetricInfo] = [
         "ROC AUC of the score −loss, forget (members) vs test (non-members)",
         None,
         _RANDOM_HALF,
-        True,
+        False,
         "%",
         "output-attack",
         _CARLINI,
@@ -246,7 +254,7 @@ _ENTRIES: list[MetricInfo] = [
                 "out-of-fold scores (stratified 5-fold CV)",
                 None,
                 _RANDOM_HALF,
-                True,
+                False,
                 "%",
                 "embedding-attack",
                 _SURE,
@@ -294,7 +302,7 @@ _ENTRIES: list[MetricInfo] = [
         "scenario: out-of-fold probe on forget ∪ test)",
         None,
         _RETRAIN,
-        True,
+        False,
         "%",
         "embedding-attack",
         _SURE,
@@ -362,10 +370,69 @@ _ENTRIES: list[MetricInfo] = [
 #: Every metric key → its :class:`MetricInfo`, in report order.
 METRICS: dict[str, MetricInfo] = {m.key: m for m in _ENTRIES}
 
-#: Metrics averaged in the Avg. Gap (percentage points), in order. They combine utility
-#: (retain, test), forgetting at the output (forget accuracy, MIA-efficacy on the confidence,
-#: loss-attack AUC) and in the representation (linear probe, the three embedding attacks).
+#: Metrics of SalUn's Avg. Gap (Fan et al. 2024; percentage points), in registry order:
+#: retain, forget (SalUn's UA = 1 − forget acc., the same gap) and test accuracy, and
+#: MIA-efficacy on the confidence feature.
 AVG_GAP_KEYS: tuple[str, ...] = tuple(k for k, m in METRICS.items() if m.in_avg_gap)
+
+#: Metrics of the representation-level average (``avg_gap_repr``): forgetting at the output
+#: (forget accuracy, loss-attack AUC) and in the representation (linear probe, the three
+#: embedding-attack AUCs) — what SURE optimises, so it is never called "Avg. Gap".
+AVG_GAP_REPR_KEYS: tuple[str, ...] = (
+    "forget_acc",
+    "loss_auc",
+    "probe_forget_acc",
+    *(f"emb_{a}_auc" for a in ATTACKERS),
+)
+
+
+@dataclass(frozen=True)
+class GapDefinition:
+    """A named average of ``|method − retrain|`` (percentage points) over ``keys``."""
+
+    name: str
+    label: str
+    keys: tuple[str, ...]
+    description: str
+
+    def __post_init__(self) -> None:
+        for k in self.keys:
+            info = METRICS[k]
+            if info.unit != "%" or not info.compared_to_reference:
+                raise ValueError(f"gap '{self.name}': metric '{k}' must be '%' vs retrain")
+
+
+#: Every gap average, by name: ``avg_gap`` (SalUn's Avg. Gap, the default everywhere) and
+#: ``avg_gap_repr``. Tables, reports and the tuner's objective pick one by this name.
+GAP_DEFINITIONS: dict[str, GapDefinition] = {
+    g.name: g
+    for g in (
+        GapDefinition(
+            "avg_gap",
+            "Avg. Gap",
+            AVG_GAP_KEYS,
+            "SalUn's Avg. Gap (Fan et al. 2024): forget, retain, test accuracy, MIA-efficacy",
+        ),
+        GapDefinition(
+            "avg_gap_repr",
+            "Avg. Gap (repr.)",
+            AVG_GAP_REPR_KEYS,
+            "representation-level average: forget accuracy, loss-attack AUC, linear probe, "
+            "embedding-attack AUCs",
+        ),
+    )
+}
+
+
+def gap_definition(name: str) -> GapDefinition:
+    """The :class:`GapDefinition` called ``name`` (clear error for an unknown name)."""
+    try:
+        return GAP_DEFINITIONS[name]
+    except KeyError:
+        raise EvaluationError(
+            f"unknown gap average '{name}'; known: {', '.join(GAP_DEFINITIONS)} (avg_gap = "
+            "SalUn's Avg. Gap, avg_gap_repr = the representation-level average)"
+        ) from None
 
 
 def metric_info(key: str) -> MetricInfo:

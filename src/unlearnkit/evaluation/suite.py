@@ -58,11 +58,12 @@ from unlearnkit.evaluation.output_attacks import (
     mia_efficacy,
 )
 from unlearnkit.evaluation.registry import (
-    AVG_GAP_KEYS,
+    GAP_DEFINITIONS,
     LOSS_FPRS,
     METRICS,
     format_gap,
     format_value,
+    gap_definition,
 )
 from unlearnkit.evaluation.relearn import relearn_eval_rows, relearn_time
 from unlearnkit.models import FeatureClassifier
@@ -446,25 +447,37 @@ class EvaluationResult:
             }
         return out
 
-    def avg_gap_keys(self, name: str, reference: str | None = None) -> list[str]:
-        """The Avg. Gap metrics available for ``name`` and the reference (scenario-dependent)."""
+    def avg_gap_keys(
+        self, name: str, reference: str | None = None, kind: str = "avg_gap"
+    ) -> list[str]:
+        """The metrics of gap average ``kind`` (:data:`GAP_DEFINITIONS`) available for
+        ``name`` and the reference (scenario-dependent)."""
         _, ref_row = self._ref_row(reference)
         row = self.rows[name]
         return [
-            k for k in AVG_GAP_KEYS if _finite(row.get(k, math.nan)) and _finite(ref_row.get(k))
+            k
+            for k in gap_definition(kind).keys
+            if _finite(row.get(k, math.nan)) and _finite(ref_row.get(k))
         ]
 
-    def avg_gap(self, name: str, reference: str | None = None) -> float:
-        """Mean ``|name − reference|`` in percentage points over :data:`AVG_GAP_KEYS` (metrics
-        missing for this scenario or configuration are skipped)."""
+    def avg_gap(self, name: str, reference: str | None = None, kind: str = "avg_gap") -> float:
+        """Mean ``|name − reference|`` in percentage points over the metrics of ``kind``:
+        ``avg_gap`` = SalUn's Avg. Gap (Fan et al. 2024; :data:`AVG_GAP_KEYS`: forget, retain,
+        test accuracy, MIA-efficacy), ``avg_gap_repr`` = the representation-level average
+        (:data:`~unlearnkit.evaluation.registry.AVG_GAP_REPR_KEYS`). Metrics missing for this
+        scenario or configuration are skipped."""
         if name not in self.rows:
             raise EvaluationError(f"no model '{name}' (models: {', '.join(self.rows)})")
         _, ref_row = self._ref_row(reference)
-        keys = self.avg_gap_keys(name, reference)
+        keys = self.avg_gap_keys(name, reference, kind)
         if not keys:
-            raise EvaluationError(f"no Avg. Gap metric available for '{name}'")
+            raise EvaluationError(f"no {gap_definition(kind).label} metric available for '{name}'")
         row = self.rows[name]
         return float(np.mean([abs(row[k] - ref_row[k]) * 100.0 for k in keys]))
+
+    def avg_gap_repr(self, name: str, reference: str | None = None) -> float:
+        """The representation-level average gap (``avg_gap(..., kind="avg_gap_repr")``)."""
+        return self.avg_gap(name, reference, "avg_gap_repr")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: rows, gaps and Avg. Gaps (when the reference is present), metadata."""
@@ -477,12 +490,19 @@ class EvaluationResult:
             "config": dict(self.config),
             "notes": {m: list(v) for m, v in self.notes.items()},
             "unreliable": {m: list(v) for m, v in self.unreliable.items()},
-            "avg_gap_keys": list(AVG_GAP_KEYS),
+            **{f"{g}_keys": list(d.keys) for g, d in GAP_DEFINITIONS.items()},
         }
         if self.reference in self.rows:
             out["gaps"] = self.gaps()
-            out["avg_gap"] = {m: self.avg_gap(m) for m in self.rows}
+            for g in GAP_DEFINITIONS:
+                out[g] = {m: self._gap_or_nan(m, g) for m in self.rows}
         return out
+
+    def _gap_or_nan(self, name: str, kind: str) -> float:
+        try:
+            return self.avg_gap(name, kind=kind)
+        except EvaluationError:
+            return math.nan
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EvaluationResult:
@@ -537,18 +557,21 @@ class EvaluationResult:
                 cells.append(cell)
             body.append(cells)
         if has_ref:
-            avg = ["Avg. Gap (pp)"]
-            for m in models:
-                try:
-                    avg.append(f"{self.avg_gap(m):.2f}")
-                except EvaluationError:
-                    avg.append("—")
-            body.append(avg)
+            for g, d in GAP_DEFINITIONS.items():
+                gap = [f"{d.label} (pp)"]
+                for m in models:
+                    v = self._gap_or_nan(m, g)
+                    gap.append("—" if math.isnan(v) else f"{v:.2f}")
+                body.append(gap)
         footnotes = []
         if has_ref:
             footnotes.append(
-                f"Δ = |model − {self.reference}| (percentage points for % metrics). Avg. Gap = "
-                f"mean Δ over {', '.join(AVG_GAP_KEYS)}."
+                f"Δ = |model − {self.reference}| (percentage points for % metrics). "
+                + " ".join(
+                    f"{d.label} = mean Δ over {', '.join(d.keys)}."
+                    for d in GAP_DEFINITIONS.values()
+                )
+                + " (Avg. Gap is SalUn's, Fan et al. 2024.)"
             )
         if any_unreliable:
             footnotes.append(
@@ -727,9 +750,10 @@ def aggregate(
 
     Returns ``{"n_runs", "reference", "metrics": {model: {metric: {"mean", "std", "ci_low",
     "ci_high", "n", "gap_mean", "gap_std"}}}, "avg_gap": {model: {"mean", "std", "ci_low",
-    "ci_high", "n"}}}``. ``gap_*`` summarise the per-run gap ``|model − reference|`` (the gap
-    of each seed, not the gap of the means); runs without a value are skipped (``n`` counts
-    the runs used).
+    "ci_high", "n"}}, "avg_gap_repr": {...}}`` (SalUn's Avg. Gap and the representation-level
+    average, :data:`GAP_DEFINITIONS`). ``gap_*`` summarise the per-run gap
+    ``|model − reference|`` (the gap of each seed, not the gap of the means); runs without a
+    value are skipped (``n`` counts the runs used).
     """
     if not results:
         raise EvaluationError("aggregate needs at least one EvaluationResult")
@@ -755,14 +779,16 @@ def aggregate(
             if gvals:
                 s["gap_mean"], s["gap_std"] = mean_std(gvals)
             out_metrics[m][k] = s
-        avg = []
-        for r in results:
-            if m in r.rows and r.reference in r.rows and r.avg_gap_keys(m):
-                avg.append(r.avg_gap(m))
-        out_gap[m] = _stats(avg, n_resamples, confidence, seed)
+        for g in GAP_DEFINITIONS:
+            avg = [
+                r.avg_gap(m, kind=g)
+                for r in results
+                if m in r.rows and r.reference in r.rows and r.avg_gap_keys(m, kind=g)
+            ]
+            out_gap.setdefault(g, {})[m] = _stats(avg, n_resamples, confidence, seed)
     return {
         "n_runs": len(results),
         "reference": results[0].reference,
         "metrics": out_metrics,
-        "avg_gap": out_gap,
+        **out_gap,
     }

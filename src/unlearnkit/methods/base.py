@@ -281,8 +281,10 @@ class UnlearningMethod(ABC):
         bar = progress(range(cfg.epochs), enabled=show, desc=self.name, unit="epoch")
         for epoch in bar:
             model.train()
+            # each logged part is averaged over the steps that reported it (epochs that mix
+            # step kinds, e.g. a forget pass then a retain pass, log different parts per step)
             sums: dict[str, float] = {}
-            n = 0
+            counts: dict[str, int] = {}
             for batch in self.batches(data):
                 for g in opt.param_groups:
                     g["lr"] = g.setdefault("base_lr", g["lr"]) * schedule_factor(
@@ -293,9 +295,9 @@ class UnlearningMethod(ABC):
                 self.after_step(model, step / total)
                 for k, v in parts.items():
                     sums[k] = sums.get(k, 0.0) + v
-                n += 1
+                    counts[k] = counts.get(k, 0) + 1
             row: dict[str, float] = {"epoch": float(epoch + 1)}
-            row.update({k: v / max(n, 1) for k, v in sums.items()})
+            row.update({k: v / counts[k] for k, v in sums.items()})
             row.update(self.end_epoch(model, data, epoch))
             row["forget_acc"] = accuracy(model, monitor["forget"], device)
             row["retain_acc"] = accuracy(model, monitor["retain"], device)

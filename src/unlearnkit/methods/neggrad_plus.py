@@ -9,22 +9,26 @@ in the SCRUB repository) is
 
 This implementation uses the equivalent weighted form
 
-    L = CE(f(x_r), y_r) − α · min(CE(f(x_f), y_f), c)               (per example, c = loss_cap)
+    L = CE(f(x_r), y_r) + (μ/2)·‖θ − θ_o‖² − α · min(CE(f(x_f), y_f), c)   (c = loss_cap)
 
-with ``α = (1 − β)/β`` (β = 0.95 ↔ α ≈ 0.053): ``L_β = β·L``, so the two are the same
-objective up to a learning-rate factor β. Each step pairs one retain batch with one forget
-batch (forget cycled, as in the SCRUB code's ``zip(retain_loader, cycle(forget_loader))``);
-an epoch is one pass over the retain set.
+with ``α = (1 − β)/β`` (β = 0.95 ↔ α ≈ 0.053): the reference's
+``β·(CE_r + (wd/2)·‖θ − θ_o‖²) − (1 − β)·CE_f`` is ``β·L`` with ``μ = wd``, the same
+objective up to a learning-rate factor β. Checked against the SCRUB repository's
+``small_scale_unlearning.ipynb`` (``negative_grad`` / ``run_neggrad_epoch``): plain SGD
+(momentum 0, optimiser weight decay 0), the proximal term towards the original weights θ_o
+with ``wd = 0.1`` (``--weight-decay 0.1`` there; ``prox_weight`` μ here), lr 0.01, 10 epochs,
+retain batches of 32 zipped with cycled forget batches of 64 (``args.retain_bs`` /
+``args.forget_bs``); an epoch is one pass over the retain set.
 
-Deviations: (1) the forget term is capped per example at ``loss_cap`` and the gradient norm
-is clipped by default (gradient ascent is unbounded; see ``gradient_ascent``); (2) the SCRUB
-code regularises with ``β·(wd/2)·‖θ − θ₀‖²`` towards the original weights and runs the model
-in eval mode; here standard weight decay and train mode, like every method of the shared loop.
+Deviations (options): (1) the forget term is capped per example at ``loss_cap`` and the
+gradient norm is clipped by default (gradient ascent is unbounded; see ``gradient_ascent``);
+``loss_cap=0, grad_clip=0`` is the reference; (2) the reference runs the model in eval mode
+(BatchNorm statistics frozen); here train mode, like every method of the shared loop.
 
 Determinism detail: forget batches come from a *separate* generator seeded from the config
-seed, so the retain batch order is exactly that of ``finetune``; with ``α = 0`` the forget
-term is skipped (no forward pass, so BatchNorm statistics are untouched) and the method
-reproduces ``finetune`` bit for bit under the same hyperparameters and seed.
+seed, so the retain batch order is exactly that of ``finetune``; with ``α = 0`` and ``μ = 0``
+the forget term is skipped (no forward pass, so BatchNorm statistics are untouched) and the
+method reproduces ``finetune`` bit for bit under the same hyperparameters and seed.
 """
 
 from __future__ import annotations
@@ -51,14 +55,25 @@ FORGET_SEED_OFFSET = 7919
 
 @dataclass(frozen=True)
 class NegGradPlusConfig(LoopConfig):
-    """NegGrad+. Kurmanji et al. (2023) small-scale setting: β = 0.95 (α ≈ 0.053), SGD with
-    lr 0.01, 10 epochs."""
+    """NegGrad+. The SCRUB code's small-scale setting: β = 0.95 (α ≈ 0.053), plain SGD (no
+    momentum, no optimiser weight decay) with lr 0.01, proximal weight 0.1, 10 epochs, retain
+    batch 32, forget batch 64."""
 
     epochs: int = option(10, "epochs over the retain set (Kurmanji et al. 2023: 10)")
-    batch_size: int = option(
-        128, "batch size of both the retain and the forget batch (not fixed by the paper)"
+    batch_size: int = option(32, "retain batch size (SCRUB code, small scale: retain_bs 32)")
+    forget_batch_size: int = option(
+        64, "forget batch size, cycled (SCRUB code, small scale: forget_bs 64)"
     )
     lr: float = option(0.01, "learning rate (Kurmanji et al. 2023: 0.01, SGD)")
+    momentum: float = option(0.0, "SGD momentum (SCRUB code: plain SGD, 0)")
+    weight_decay: float = option(
+        0.0, "optimiser weight decay (SCRUB code: 0; it regularises with prox_weight instead)"
+    )
+    prox_weight: float = option(
+        0.1,
+        "μ in (μ/2)·‖θ − θ_original‖², the proximal term of the SCRUB code (its "
+        "--weight-decay, 0.1 in the small-scale setting); 0 = off",
+    )
     alpha: float = option(
         0.05,
         "α in L = CE_retain − α·CE_forget; the paper's β·CE_r − (1−β)·CE_f has α = (1−β)/β "
@@ -77,6 +92,10 @@ class NegGradPlusConfig(LoopConfig):
             raise ConfigError(f"alpha must be >= 0, got {self.alpha}")
         if not self.loss_cap >= 0:
             raise ConfigError(f"loss_cap must be >= 0 (0 = no cap), got {self.loss_cap}")
+        if not self.prox_weight >= 0:
+            raise ConfigError(f"prox_weight must be >= 0 (0 = off), got {self.prox_weight}")
+        if self.forget_batch_size < 1:
+            raise ConfigError(f"forget_batch_size must be >= 1, got {self.forget_batch_size}")
 
 
 @register_method
@@ -100,10 +119,18 @@ class NegGradPlus(UnlearningMethod):
         cfg = self.config
         self.forget_sampler = CyclingSampler(
             data.forget,
-            cfg.batch_size,
+            cfg.forget_batch_size,
             generator((cfg.seed or 0) + FORGET_SEED_OFFSET),
             data.augment,
         )
+        #: the original weights θ_o of the proximal term
+        self.anchor = [p.detach().clone() for p in self.trainable_parameters(model)]
+
+    def proximal(self, model: FeatureClassifier) -> torch.Tensor:
+        """``(μ/2)·Σ ‖θ − θ_o‖²`` over the trainable parameters."""
+        params = self.trainable_parameters(model)
+        sq = sum(((p - p0) ** 2).sum() for p, p0 in zip(params, self.anchor))
+        return 0.5 * self.config.prox_weight * torch.as_tensor(sq)
 
     def batches(self, data: UnlearningData) -> Iterator[Batch]:
         # same consumption of self.generator as the base loop with no cycled set (finetune)
@@ -120,6 +147,10 @@ class NegGradPlus(UnlearningMethod):
         xr, yr = batch["retain"]
         ce_r = F.cross_entropy(model(xr), yr)
         parts = {"retain_ce": float(ce_r.detach())}
+        if self.config.prox_weight > 0:
+            prox = self.proximal(model)
+            parts["proximal"] = float(prox.detach())
+            ce_r = ce_r + prox
         if "forget" not in batch:
             return ce_r, parts
         xf, yf = batch["forget"]

@@ -3,13 +3,19 @@ standard every metric is compared with. It never sees a forget example.
 
 The fresh model is the user's own architecture when the context has ``model_fn`` (trained by
 ``train_fn`` if given, else by unlearnkit's recipe ``train_config``), else the built-in
-``model_config`` trained with ``train_config``."""
+``model_config`` trained with ``train_config``.
+
+Its seed (initialisation and batch order) is *not* the original's: sharing it would start
+retrain from the original's initial weights, which biases CKA and the embedding gaps towards
+the original. :func:`retrain_seed` derives it from the original's seed (one documented
+function, used by every caller through :func:`retrain_recipe`)."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from unlearnkit.config import option
@@ -27,13 +33,34 @@ from unlearnkit.models import FeatureClassifier
 from unlearnkit.training import TrainConfig, train_fresh, train_model
 from unlearnkit.utils import seed_all
 
+# the spawn key that separates retrain's seed stream from the original's ("retrain")
+RETRAIN_SEED_KEY = 0x7E7
+
+
+def retrain_seed(original_seed: int) -> int:
+    """Retrain's seed, derived from the original recipe's seed ``s``:
+    ``numpy.random.SeedSequence(s, spawn_key=(0x7E7,)).generate_state(1)[0] mod 2³¹`` — a
+    fixed, platform-independent function (reproducible), distinct from ``s`` and from the
+    seeds of neighbouring originals (a hash, not an offset)."""
+    state = np.random.SeedSequence(original_seed, spawn_key=(RETRAIN_SEED_KEY,)).generate_state(1)
+    derived = int(state[0]) % (2**31)
+    return derived if derived != original_seed else derived + 1
+
+
+def retrain_recipe(train_config: TrainConfig, seed: int | None = None) -> TrainConfig:
+    """The recipe retrain trains with: the original's, with ``seed`` (an explicit override,
+    e.g. ``RetrainConfig.seed``) or else :func:`retrain_seed` of the original's seed."""
+    return train_config.replace(seed=seed if seed is not None else retrain_seed(train_config.seed))
+
 
 @dataclass(frozen=True)
 class RetrainConfig(MethodConfig):
-    """Retrain uses the original's recipe; only its seed may differ."""
+    """Retrain uses the original's recipe with its own seed."""
 
     seed: int | None = option(
-        None, "seed of initialisation and batch order (default: the original recipe's seed)"
+        None,
+        "seed of initialisation and batch order (default: derived from the original recipe's "
+        "seed by retrain_seed, never equal to it)",
     )
 
 
@@ -65,9 +92,9 @@ class Retrain(UnlearningMethod):
         if context.model_fn is None and context.train_fn is None:
             return self._retrain_builtin(data, device, context)
         # the user's own architecture (and training function): seeded init, trained in place
-        seed = self.config.seed if self.config.seed is not None else 0
-        if context.train_config is not None and self.config.seed is None:
-            seed = context.train_config.seed
+        seed = self.config.seed
+        if seed is None:
+            seed = retrain_seed(context.train_config.seed if context.train_config else 0)
         seed_all(seed)
         fresh = context.fresh_model(self.name, data.input_shape, data.num_classes).to(device)
         t0 = time.perf_counter()
@@ -99,9 +126,7 @@ class Retrain(UnlearningMethod):
                 "function>) (unlearnkit.unlearn(..., model_fn=..., train_fn=...)), or "
                 "model_config + train_config for a built-in architecture"
             )
-        recipe = context.train_config
-        if self.config.seed is not None:
-            recipe = recipe.replace(seed=self.config.seed)
+        recipe = retrain_recipe(context.train_config, self.config.seed)
         fresh, result = train_fresh(
             context.model_config,
             recipe,

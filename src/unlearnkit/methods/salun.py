@@ -16,7 +16,7 @@ position (stable sort), like their ``argsort`` ranking.
 Unlearning is random-label fine-tuning (see ``random_labels``) on the masked weights only:
 
     θ_u = m ⊙ (θ_o + Δθ) + (1 − m) ⊙ θ_o,
-    L = E_{D_f, y'≠y} CE(f(x), y') + α · E_{D_r} CE(f(x), y)                   (paper, Eq. 7)
+    L = E_{D_f, y'} CE(f(x), y') + α · E_{D_r} CE(f(x), y)                     (paper, Eq. 7)
 
 Implementation of the mask: gradients are multiplied by m before clipping and the optimiser
 step, and after every step the masked-out weights are restored to θ_o, so neither weight
@@ -24,9 +24,9 @@ decay nor momentum can move them: they stay bit-identical. (The current SalUn co
 same: ``_restore_masked_params``.) BatchNorm running statistics are buffers, not weights, and
 still update in train mode.
 
-Deviations: as in ``random_labels`` (y' ≠ y and one joint step per forget/retain batch pair,
-where their CIFAR-10 code alternates full forget and retain passes and draws y' over all
-classes).
+The epoch structure and the label rule are those of ``random_labels`` (defaults: their
+CIFAR-10 code's forget pass then retain pass, y' uniform over all classes; the union and joint
+structures and y' ≠ y are options).
 """
 
 from __future__ import annotations
@@ -94,7 +94,8 @@ def top_fraction_mask(saliency: list[torch.Tensor], fraction: float) -> list[tor
 @dataclass(frozen=True)
 class SalunConfig(RandomLabelsConfig):
     """SalUn. Defaults from Fan et al.'s (2024) CIFAR-10 / ResNet-18 example: mask of the top
-    50 % weights, 10 epochs of random-label unlearning with SGD lr 0.013, batch 256."""
+    50 % weights, 10 epochs of random-label unlearning (forget pass then retain pass, labels
+    uniform over all classes) with SGD lr 0.013, momentum 0.9, weight decay 5e-4, batch 256."""
 
     mask_fraction: float = option(
         0.5,
@@ -154,4 +155,4 @@ class Salun(RandomLabels):
     def finish(self, model: FeatureClassifier, data: UnlearningData) -> dict[str, Any]:
         kept = sum(int(m.sum()) for m in self.mask.values())
         total = sum(m.numel() for m in self.mask.values())
-        return {"mask_kept": kept, "mask_total": total}
+        return {**super().finish(model, data), "mask_kept": kept, "mask_total": total}

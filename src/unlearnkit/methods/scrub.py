@@ -14,8 +14,10 @@ each epoch e (0-based) is
 
 (their ``train_distill(..., "maximize")`` then ``train_distill(..., "minimize")``). Defaults
 are the large-scale settings of their code: α = 0.001, γ = 0.99, T = 4, msteps = 2, 3 epochs,
-SGD lr 5e-4, momentum 0.9, weight decay 5e-4, batch 128 (retain) and 32 (forget) — their
-``sgda_batch_size`` / ``del_batch_size`` arguments (the notebook's loaders use 256 / 512).
+SGD lr 5e-4, momentum 0.9, weight decay 5e-4, batch 256 (retain) and 512 (forget) — the
+batch sizes of the loaders their ``large_scale_unlearning.ipynb`` builds and runs SCRUB on
+(its ``sgda_batch_size`` 128 / ``del_batch_size`` 32 arguments are set but never reach a
+loader).
 The teacher is the frozen original (``MethodContext.original``), in eval mode; the student
 trains in train mode.
 
@@ -66,8 +68,12 @@ class ScrubConfig(LoopConfig):
 
     epochs: int = option(3, "SCRUB epochs (sgda_epochs; Kurmanji et al. 2023: 3–5)")
     msteps: int = option(2, "the first msteps epochs start with a max-pass over forget (2)")
-    batch_size: int = option(128, "retain batch size of the min-steps (sgda_batch_size: 128)")
-    forget_batch_size: int = option(32, "forget batch size of the max-steps (del_batch_size: 32)")
+    batch_size: int = option(
+        256, "retain batch size of the min-steps (the reference's retain loader: 256)"
+    )
+    forget_batch_size: int = option(
+        512, "forget batch size of the max-steps (the reference's forget loader: 512)"
+    )
     lr: float = option(5e-4, "learning rate (sgda_learning_rate: 5e-4)")
     alpha: float = option(0.001, "α: weight of the retain KL to the teacher in the min-steps")
     gamma: float = option(0.99, "γ: weight of the retain cross-entropy in the min-steps")

@@ -56,6 +56,7 @@ from unlearnkit.evaluation import EvalConfig
 from unlearnkit.evaluation.collect import ModelOutputs, collect_outputs
 from unlearnkit.evaluation.suite import evaluate_outputs
 from unlearnkit.methods import get_method_class, unlearn_copy
+from unlearnkit.methods.retrain import retrain_recipe
 from unlearnkit.pipeline import REFERENCE_METHODS, obtain_model
 from unlearnkit.tuning.space import sample_space
 from unlearnkit.utils import log, resolve_device
@@ -331,7 +332,9 @@ class _Tuner:
             "show_progress": self.show,
         }
         original, _ = obtain_model("original", split, data, entry.model, train_cfg, **kw)
-        retrained, _ = obtain_model("retrain", split, data, entry.model, train_cfg, **kw)
+        retrained, _ = obtain_model(
+            "retrain", split, data, entry.model, retrain_recipe(train_cfg), **kw
+        )
         state = {
             "split_cfg": split_cfg,
             "train_cfg": train_cfg,
