@@ -70,8 +70,9 @@ def _avg_gap_sentence(key: str, r: Mapping[str, Any], n_seeds: int) -> str:
 
 
 def answer_lines(setting: Mapping[str, Any]) -> list[str]:
-    """The answer for one setting: the best method or the ranking, per Avg. Gap, and which
-    metrics carry signal at this scale."""
+    """The answer for one setting: the best method or the ranking, per Avg. Gap, and which of
+    the ranking metrics (both Avg. Gaps' and :data:`PAIRED_KEYS`) carry signal at this scale
+    (every metric's check is in :func:`statistics_blocks`)."""
     n_seeds = len(setting.get("seeds", []))
     if n_seeds < 2:
         return [
@@ -83,9 +84,10 @@ def answer_lines(setting: Mapping[str, Any]) -> list[str]:
     lines = [_avg_gap_sentence(k, paired[k], n_seeds) for k in AVG_GAPS if k in paired]
     if not lines:
         lines.append("Fewer than two methods with an Avg. Gap: nothing to rank.")
-    sig = setting.get("signal", {})
+    ranking_keys = {k for g in GAP_DEFINITIONS.values() for k in g.keys} | set(PAIRED_KEYS)
+    sig = {k: v for k, v in setting.get("signal", {}).items() if k in ranking_keys}
     with_signal = [METRICS[k].label for k, v in sig.items() if v.get("has_signal") is True]
-    quiet = [METRICS[k].label for k in no_signal_keys(setting)]
+    quiet = [METRICS[k].label for k in no_signal_keys(setting) if k in ranking_keys]
     if sig:
         lines.append(
             f"Signal check (original vs retrain, |d| ≥ {SIGNAL_THRESHOLD:g} pooled seed stds): "
