@@ -69,3 +69,91 @@ def test_toml_errors(tmp_path):
     good = tmp_path / "good.toml"
     good.write_text('[split]\ndataset = "digits"\n')
     assert load_toml(good) == {"split": {"dataset": "digits"}}
+
+
+@dataclass(frozen=True)
+class Ranged(Config):
+    """A config with declared ranges."""
+
+    size: float = option(0.5, "a size", gt=0)
+    frac: float = option(0.1, "a fraction", ge=0, lt=1)
+    steps: tuple[float, ...] = option((0.5,), "milestones", ge=0, le=1)
+    seed: int = option(0, "a seed")
+    count: int = option(3, "a count", ge=1)
+
+    def validate(self) -> None:
+        if self.count == 7:
+            raise ConfigError("count may not be 7", field="count")
+
+
+@pytest.mark.parametrize("bad", ["nan", "inf", "-inf", float("nan"), float("inf")])
+def test_non_finite_floats_refused_with_the_field_name(bad):
+    with pytest.raises(ConfigError, match=r"'size' must be a finite number, got"):
+        Ranged.from_dict({"size": bad})
+    with pytest.raises(ConfigError, match=r"'steps' must be a finite number"):
+        Ranged.from_dict({"steps": [0.5, bad]})
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"size": 0}, r"'size' must be > 0, got 0\.0"),
+        ({"frac": 1.0}, r"'frac' must be >= 0 and < 1, got 1\.0"),
+        ({"steps": (0.5, 1.5)}, r"'steps' must be >= 0 and <= 1, got 1\.5"),
+        ({"count": 0}, r"'count' must be >= 1, got 0"),
+        ({"seed": -1}, r"'seed' must be >= 0 and < 4294967296, got -1"),
+        ({"seed": 2**32}, r"'seed' must be >= 0 and < 4294967296"),
+    ],
+)
+def test_declared_ranges(values, message):
+    with pytest.raises(ConfigError, match=message):
+        Ranged.from_dict(values)
+
+
+def test_range_shown_in_help():
+    parser = argparse.ArgumentParser()
+    add_config_arguments(parser, Ranged)
+    assert "a fraction (default: 0.1; >= 0 and < 1)" in " ".join(parser.format_help().split())
+
+
+def test_flag_errors_name_the_flag_and_file_values_are_checked_under_flags():
+    parser = argparse.ArgumentParser()
+    add_config_arguments(parser, Ranged, prefix="r")
+    args = parser.parse_args(["--r-size", "nan"])
+    with pytest.raises(ConfigError, match=r"^--r-size: config field 'size' must be a finite"):
+        config_from_args(Ranged, args, prefix="r")
+    # the file's wrong-typed value is reported although --r-size overrides it
+    args = parser.parse_args(["--r-size", "0.3"])
+    with pytest.raises(ConfigError, match=r"'size' expects float, got 'abc'"):
+        config_from_args(Ranged, args, prefix="r", base={"size": "abc"})
+    with pytest.raises(ConfigError, match=r"'size' must be a finite number, got nan"):
+        config_from_args(Ranged, args, prefix="r", base={"size": float("nan")})
+    with pytest.raises(ConfigError, match=r"unknown key\(s\) \['sizes'\]"):
+        config_from_args(Ranged, args, prefix="r", base={"sizes": 1})
+    # cross-field rules see the merged config
+    args = parser.parse_args(["--r-count", "7"])
+    with pytest.raises(ConfigError, match=r"^--r-count: count may not be 7"):
+        config_from_args(Ranged, args, prefix="r", base={"count": 2})
+    cfg = config_from_args(Ranged, parser.parse_args(["--r-size", "2"]), prefix="r")
+    assert cfg.size == 2.0
+
+
+def test_toml_non_finite_value_refused(tmp_path):
+    path = tmp_path / "nan.toml"
+    path.write_text("[r]\nsize = nan\n")
+    data = load_toml(path)["r"]
+    with pytest.raises(ConfigError, match=r"'size' must be a finite number, got nan"):
+        Ranged.from_dict(data)
+
+
+def test_toml_files_that_are_not_utf8_text(tmp_path):
+    binary = tmp_path / "bin.toml"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff")
+    with pytest.raises(ConfigError, match=r"bin.toml is not UTF-8 text \(line 1, byte 0 is 0x89\)"):
+        load_toml(binary)
+    latin1 = tmp_path / "latin1.toml"
+    latin1.write_bytes('[split]\ndataset = "caf\xe9"\n'.encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"not UTF-8 text \(line 2, byte 22 is 0xe9\)"):
+        load_toml(latin1)
+    with pytest.raises(ConfigError, match=r"is a folder; pass the path of a \.toml file"):
+        load_toml(tmp_path)

@@ -18,10 +18,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import sys
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -37,12 +38,50 @@ C = TypeVar("C", bound="Config")
 _MISSING = dataclasses.MISSING
 
 
-def option(default: Any, help: str, *, choices: tuple[Any, ...] | None = None) -> Any:
-    """Declare a config field with its default and help text (and optional allowed values)."""
-    meta = {"help": help, "choices": choices}
+def option(
+    default: Any,
+    help: str,
+    *,
+    choices: tuple[Any, ...] | None = None,
+    ge: float | None = None,
+    gt: float | None = None,
+    le: float | None = None,
+    lt: float | None = None,
+) -> Any:
+    """Declare a config field with its default and help text, and optionally its allowed
+    values (``choices``) or range (``ge`` ≥, ``gt`` >, ``le`` ≤, ``lt`` <; checked for every
+    element of a tuple, and shown in ``--help``)."""
+    bounds = tuple(
+        (op, v) for op, v in (("ge", ge), ("gt", gt), ("le", le), ("lt", lt)) if v is not None
+    )
+    meta = {"help": help, "choices": choices, "bounds": bounds}
     if isinstance(default, (list, dict, set)):
         raise TypeError("use a tuple for sequence defaults (configs are immutable values)")
     return dataclasses.field(default=default, metadata=meta)
+
+
+#: every integer field named ``seed`` or ``*_seed`` must lie in [0, 2**32) (NumPy's legacy
+#: seeding and scikit-learn's ``random_state`` accept no more)
+SEED_BOUNDS: tuple[tuple[str, float], ...] = (("ge", 0), ("lt", 2**32))
+_OPS: dict[str, tuple[str, Callable[[float, float], bool]]] = {
+    "ge": (">=", lambda a, b: a >= b),
+    "gt": (">", lambda a, b: a > b),
+    "le": ("<=", lambda a, b: a <= b),
+    "lt": ("<", lambda a, b: a < b),
+}
+
+
+def _bounds(f: dataclasses.Field[Any]) -> tuple[tuple[str, float], ...]:
+    explicit = f.metadata.get("bounds") or ()
+    if not explicit and (f.name == "seed" or f.name.endswith("_seed")):
+        return SEED_BOUNDS
+    return tuple(explicit)
+
+
+def describe_bounds(bounds: tuple[tuple[str, float], ...]) -> str:
+    """``(("ge", 0), ("lt", 1))`` → ``">= 0 and < 1"``."""
+    shown = [f"{v:g}" if isinstance(v, float) else str(v) for _, v in bounds]
+    return " and ".join(f"{_OPS[op][0]} {v}" for (op, _), v in zip(bounds, shown))
 
 
 def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
@@ -60,7 +99,7 @@ def _coerce(name: str, tp: Any, value: Any) -> Any:
     if value is None:
         if optional:
             return None
-        raise ConfigError(f"config field '{name}' may not be empty (None)")
+        raise ConfigError(f"config field '{name}' may not be empty (None)", field=name)
     origin = typing.get_origin(base)
     if origin is tuple:
         (elem, *_rest) = typing.get_args(base)
@@ -87,7 +126,12 @@ def _coerce(name: str, tp: Any, value: Any) -> Any:
         if base is float:
             if isinstance(value, bool):
                 raise ValueError
-            return float(value)
+            number = float(value)
+            if not math.isfinite(number):
+                raise ConfigError(
+                    f"config field '{name}' must be a finite number, got {value!r}", field=name
+                )
+            return number
         if base is str:
             if not isinstance(value, (str, int, float)):
                 raise ValueError
@@ -97,8 +141,32 @@ def _coerce(name: str, tp: Any, value: Any) -> Any:
     else:
         return value
     raise ConfigError(
-        f"config field '{name}' expects {getattr(base, '__name__', base)}, got {value!r}"
+        f"config field '{name}' expects {getattr(base, '__name__', base)}, got {value!r}",
+        field=name,
     )
+
+
+def _check_field(f: dataclasses.Field[Any], hint: Any, value: Any) -> Any:
+    """Coerce one field's value and check its choices and range; returns the coerced value."""
+    coerced = _coerce(f.name, hint, value)
+    if coerced is None:
+        return None
+    items = coerced if isinstance(coerced, tuple) else (coerced,)
+    choices = f.metadata.get("choices")
+    bounds = _bounds(f)
+    for item in items:
+        if choices is not None and item not in choices:
+            raise ConfigError(
+                f"config field '{f.name}' must be one of {list(choices)}, got {item!r}",
+                field=f.name,
+            )
+        numeric = isinstance(item, (int, float)) and not isinstance(item, bool)
+        if bounds and numeric and not all(_OPS[op][1](item, v) for op, v in bounds):
+            raise ConfigError(
+                f"config field '{f.name}' must be {describe_bounds(bounds)}, got {item!r}",
+                field=f.name,
+            )
+    return coerced
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,18 +182,19 @@ class Config:
     def __post_init__(self) -> None:
         hints = typing.get_type_hints(type(self))
         for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            coerced = _coerce(f.name, hints[f.name], value)
-            choices = f.metadata.get("choices")
-            if choices is not None and coerced is not None:
-                items = coerced if isinstance(coerced, tuple) else (coerced,)
-                for item in items:
-                    if item not in choices:
-                        raise ConfigError(
-                            f"config field '{f.name}' must be one of {list(choices)}, got {item!r}"
-                        )
-            object.__setattr__(self, f.name, coerced)
+            object.__setattr__(self, f.name, _check_field(f, hints[f.name], getattr(self, f.name)))
         self.validate()
+
+    @classmethod
+    def check_values(cls, data: Mapping[str, Any]) -> None:
+        """Check the type, choices and range of each given value on its own (no cross-field
+        rules), e.g. a config file's values before flags override some of them."""
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        hints = typing.get_type_hints(cls)
+        for key, value in data.items():
+            name = key.replace("-", "_")
+            if name in fields:
+                _check_field(fields[name], hints[name], value)
 
     def validate(self) -> None:
         """Check values; raise ConfigError with a clear message. Override in subclasses."""
@@ -171,13 +240,27 @@ class Config:
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:
-    """Read a TOML file into a dict, with a clear error for a missing or malformed file."""
+    """Read a TOML file into a dict; a missing, unreadable, non-UTF-8 or malformed file is one
+    :class:`ConfigError` that says so."""
     p = Path(path)
+    if p.is_dir():
+        raise ConfigError(f"config file {p} is a folder; pass the path of a .toml file")
     if not p.is_file():
         raise ConfigError(f"config file {p} not found; pass the path of an existing .toml file")
     try:
-        with p.open("rb") as fh:
-            return tomllib.load(fh)
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {p}: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"config file {p} is not UTF-8 text (line {raw.count(10, 0, exc.start) + 1}, "
+            f"byte {exc.start} is 0x{raw[exc.start]:02x}): "
+            "a config file must be a TOML text file saved as UTF-8"
+        ) from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {p} is not valid TOML: {exc}") from None
 
@@ -217,10 +300,12 @@ def add_config_arguments(
         help_text = f.metadata.get("help", "")
         default = f.default
         shown = list(default) if isinstance(default, tuple) else default
+        bounds = _bounds(f)
+        shown_range = f"; {describe_bounds(bounds)}" if f.metadata.get("bounds") else ""
         kwargs: dict[str, Any] = {
             "dest": _dest(prefix, f.name, aliases),
             "default": None,
-            "help": f"{help_text} (default: {shown})".replace("%", "%%"),
+            "help": f"{help_text} (default: {shown}{shown_range})".replace("%", "%%"),
         }
         if f.metadata.get("choices") and typing.get_origin(tp) is not tuple:
             kwargs["choices"] = list(f.metadata["choices"])
@@ -244,10 +329,28 @@ def config_from_args(
     base: dict[str, Any] | None = None,
     aliases: dict[str, str] | None = None,
 ) -> C:
-    """Build ``cls`` from a base mapping (e.g. a TOML section) overridden by given flags."""
+    """Build ``cls`` from a base mapping (e.g. a TOML section) overridden by given flags.
+
+    The merged config is validated as one, and every base value is checked on its own too, so
+    a wrong value in a file is reported even when a flag overrides it. An error about a value
+    that a flag set names the flag."""
     data = dict(base or {})
+    known = cls.field_names()
+    unknown = sorted(k for k in data if k.replace("-", "_") not in known)
+    if unknown:
+        raise ConfigError(
+            f"unknown key(s) {unknown} for {cls.__name__}; known keys: {', '.join(known)}"
+        )
+    cls.check_values(data)
+    flags: dict[str, str] = {}
     for f in dataclasses.fields(cls):
         value = getattr(args, _dest(prefix, f.name, aliases), None)
         if value is not None:
             data[f.name] = value
-    return cls.from_dict(data)
+            flags[f.name] = (aliases or {}).get(f.name, _flag(prefix, f.name))
+    try:
+        return cls.from_dict(data)
+    except ConfigError as exc:
+        if exc.field in flags:
+            raise ConfigError(f"{flags[exc.field]}: {exc}", field=exc.field) from None
+        raise

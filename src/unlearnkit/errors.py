@@ -12,7 +12,14 @@ class UnlearnkitError(Exception):
 
 
 class ConfigError(UnlearnkitError):
-    """An invalid configuration value or an unknown key."""
+    """An invalid configuration value or an unknown key.
+
+    ``field`` names the config field at fault when there is one, so that the CLI can say
+    which flag or file set it."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class DataError(UnlearnkitError):

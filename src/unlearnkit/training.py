@@ -30,25 +30,32 @@ SCHEDULES = ("cosine", "step", "constant")
 class TrainConfig(Config):
     """The training recipe shared by the original model and the retrain reference."""
 
-    epochs: int = option(30, "training epochs")
-    batch_size: int = option(64, "mini-batch size")
-    lr: float = option(0.05, "initial learning rate (SGD)")
-    momentum: float = option(0.9, "SGD momentum")
-    weight_decay: float = option(5e-4, "weight decay (L2)")
+    epochs: int = option(30, "training epochs (at least 1: an untrained model is no reference)")
+    batch_size: int = option(64, "mini-batch size", ge=1)
+    lr: float = option(0.05, "initial learning rate (SGD)", gt=0)
+    momentum: float = option(0.9, "SGD momentum", ge=0, lt=1)
+    weight_decay: float = option(5e-4, "weight decay (L2)", ge=0)
     schedule: str = option("cosine", "learning-rate schedule over the run", choices=SCHEDULES)
     step_milestones: tuple[float, ...] = option(
-        (0.5, 0.75), "step schedule: fractions of the run where the lr is multiplied by step_gamma"
+        (0.5, 0.75),
+        "step schedule: fractions of the run where the lr is multiplied by step_gamma",
+        ge=0,
+        le=1,
     )
-    step_gamma: float = option(0.1, "step schedule: lr multiplier at each milestone")
-    warmup_epochs: float = option(0.0, "linear lr warm-up over this many epochs")
+    step_gamma: float = option(0.1, "step schedule: lr multiplier at each milestone", gt=0)
+    warmup_epochs: float = option(0.0, "linear lr warm-up over this many epochs", ge=0)
     augment: bool | None = option(
         None, "random crop + flip (default: on for 32×32 colour images, off otherwise)"
     )
     seed: int = option(0, "seed of initialisation and batch order")
 
     def validate(self) -> None:
-        if self.epochs < 0:
-            raise ConfigError(f"epochs must be >= 0, got {self.epochs}")
+        if self.epochs < 1:
+            raise ConfigError(
+                f"epochs must be >= 1, got {self.epochs}: with no training the original and "
+                "retrain models are untrained and every comparison with them is meaningless",
+                field="epochs",
+            )
         if self.batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
         if not self.lr > 0:

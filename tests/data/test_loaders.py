@@ -169,7 +169,9 @@ def test_registry_search_order_uses_data_dir_first(
     write_idx_set(tmp_path / "mine" / "fashion-mnist", n_train=4, n_test=2)
     ds = load_dataset("fashion-mnist", tmp_path / "mine")
     assert len(ds) == 6
-    assert search_dirs("fashion-mnist", tmp_path)[-1] == Path("/usr/share/datasets/fashion-mnist")
+    # an explicit --data-dir is the only place searched (no fallback to the system copy)
+    assert search_dirs("fashion-mnist", tmp_path) == [tmp_path / "fashion-mnist", tmp_path]
+    assert search_dirs("fashion-mnist")[-1] == Path("/usr/share/datasets/fashion-mnist")
 
 
 # -------------------------------------------------------------------------------------- CIFAR
@@ -464,6 +466,18 @@ def _bad(tmp_path: Path, **arrays: object) -> Path:
         ({"x": np.array([[0.0, np.nan], [1.0, 2.0]]), "y": [0, 1]}, r"1 NaN or infinite"),
         ({"x": np.zeros((0, 4)), "y": np.zeros(0)}, r"empty"),
         ({"x": np.zeros((3, 4)), "y": [0, 0, 0]}, r"at least two classes"),
+        # label sets that are not 0…K−1: gaps are refused before anything is allocated per class
+        ({"x": np.zeros((3, 4)), "y": [0, 10**8, 0]}, r"range over \[0, 100000000\].*e\.g\. 1"),
+        ({"x": np.zeros((3, 4)), "y": [1, 2, 3]}, r"missing e\.g\. 0.*np\.unique"),
+        ({"x": np.zeros((3, 4)), "y": [0.0, 1e30, 1.0]}, r"too large to be class labels"),
+        (
+            {"x": np.zeros((10_001, 1)), "y": np.arange(10_001)},
+            r"10001 distinct labels; at most 10000 classes",
+        ),
+        (
+            {"x": np.zeros((3, 4)), "y": [0, 1, 0], "x_test": np.zeros((2, 4)), "y_test": [3, 3]},
+            r"labels in 'y' and 'y_test'.*missing e\.g\. 2",
+        ),
         ({"x": np.array([["a", "b"]]), "y": [0]}, r"real numbers"),
         (
             {"x": np.zeros((3, 4)), "y": [0, 1, 0], "x_test": np.zeros((2, 5)), "y_test": [0, 1]},
@@ -482,10 +496,10 @@ def test_npz_object_arrays_and_non_archives_refused(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="object arrays are refused"):
         load_npz_file(path)
     np.save(tmp_path / "single.npy", np.zeros(3))
-    with pytest.raises(DataError, match=r"single array, not a .npz archive"):
+    with pytest.raises(DataError, match=r"single-array .npy file, not a .npz archive"):
         load_npz_file(tmp_path / "single.npy")
     (tmp_path / "junk.npz").write_bytes(b"junk")
-    with pytest.raises(DataError, match=r"cannot read .*junk.npz"):
+    with pytest.raises(DataError, match=r"junk.npz is not a .npz archive .* looks like a text"):
         load_npz_file(tmp_path / "junk.npz")
 
 
@@ -511,3 +525,65 @@ def test_fashion_mnist_from_debian_package() -> None:
     assert torch.bincount(ds.y[:60_000]).tolist() == [6000] * 10
     assert torch.bincount(ds.y[60_000:]).tolist() == [1000] * 10
     assert_train_standardised(ds)
+
+
+def test_npz_text_and_empty_files_get_a_truthful_message(tmp_path: Path) -> None:
+    (tmp_path / "text.npz").write_text("x,y\n1,0\n")
+    with pytest.raises(DataError, match=r"not a .npz archive \(a zip file .*looks like a text"):
+        load_npz_file(tmp_path / "text.npz")
+    (tmp_path / "empty.npz").write_bytes(b"")
+    with pytest.raises(DataError, match=r"not a .npz archive .* it is empty"):
+        load_npz_file(tmp_path / "empty.npz")
+    (tmp_path / "bin.npz").write_bytes(b"\x00\xff\x10\x80rest")
+    with pytest.raises(DataError, match=r"starts with bytes 00 ff 10 80"):
+        load_npz_file(tmp_path / "bin.npz")
+    for path in ("text.npz", "empty.npz", "bin.npz"):
+        with pytest.raises(DataError) as info:
+            load_npz_file(tmp_path / path)
+        assert "pickle" not in str(info.value)
+
+
+def test_content_hash_covers_features_and_is_stable(tmp_path: Path) -> None:
+    x = RNG.normal(size=(20, 3))
+    y = np.arange(20) % 2
+    np.savez(tmp_path / "a.npz", x=x, y=y)
+    first = load_npz_file(tmp_path / "a.npz")
+    assert first.content_sha256 == load_npz_file(tmp_path / "a.npz").content_sha256
+    x2 = x.copy()
+    x2[7, 1] += 0.5  # one feature value changes; labels stay the same
+    np.savez(tmp_path / "b.npz", x=x2, y=y)
+    assert load_npz_file(tmp_path / "b.npz").content_sha256 != first.content_sha256
+    assert len(first.content_sha256) == 64
+    assert first.files == (str(tmp_path / "a.npz"),)
+    assert f"from a.npz in {tmp_path}" in first.describe()
+    assert first.content_sha256[:12] in first.describe()
+
+
+def test_explicit_data_dir_never_falls_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("UNLEARNKIT_DATA", raising=False)
+    with pytest.raises(DataError, match=r"--data-dir .*nowhere does not exist"):
+        load_dataset("fashion-mnist", tmp_path / "nowhere")
+    folder = tmp_path / "partial"
+    write_idx_set(folder, n_train=4, n_test=2)
+    (folder / "t10k-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(DataError) as info:
+        load_dataset("fashion-mnist", folder)
+    msg = str(info.value)
+    assert f"{folder} is incomplete, missing: t10k-labels-idx1-ubyte" in msg
+    assert "/usr/share/datasets/fashion-mnist" in msg and "only without --data-dir" in msg
+    write_idx_set(folder, n_train=4, n_test=2)
+    ds = load_dataset("fashion-mnist", folder)
+    assert [Path(f).name for f in ds.files] == [
+        "train-images-idx3-ubyte.gz",
+        "train-labels-idx1-ubyte.gz",
+        "t10k-images-idx3-ubyte.gz",
+        "t10k-labels-idx1-ubyte.gz",
+    ]
+    assert f"in {folder}" in ds.describe() and "4 train + 2 test" in ds.describe()
+
+
+def test_bundled_dataset_warns_that_data_dir_is_unused(tmp_path: Path) -> None:
+    with pytest.warns(UserWarning, match=r"'digits' is bundled .*--data-dir .* is not used"):
+        load_dataset("digits", tmp_path)

@@ -113,7 +113,7 @@ def test_wrong_dataset_refused(digits):
         ({"forget_classes": (12,)}, DataError, "unknown class 12.*classes are 0..9"),
         ({"scenario": "random", "forget_size": 5000}, DataError, "larger than"),
         ({"scenario": "random", "forget_size": 0.0001}, DataError, "empty forget set"),
-        ({"forget_size": 0}, ConfigError, "forget_size must be > 0"),
+        ({"forget_size": 0}, ConfigError, "'forget_size' must be > 0"),
         ({"forget_size": 2.5}, ConfigError, "neither a fraction"),
         ({"scenario": "class", "forget_classes": ()}, ConfigError, "needs at least one class"),
         ({"scenario": "bogus"}, ConfigError, "must be one of"),

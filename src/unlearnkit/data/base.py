@@ -7,6 +7,7 @@ dataset's own training part first, then its own test part, if it has one). Split
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +15,10 @@ import numpy as np
 import torch
 
 from unlearnkit.errors import DataError
+
+#: the most classes a dataset may have (a label set beyond it is almost surely a mistake, such
+#: as a regression target or an id column taken for labels; the label head would be huge)
+MAX_CLASSES = 10_000
 
 
 @dataclass
@@ -30,6 +35,10 @@ class ArrayDataset:
             the dataset has no test part; splits then draw test examples from the pool).
         class_names: optional human-readable class names.
         source: where the data was read from (for metadata and messages).
+        files: the files that were read, as paths (empty for bundled or in-memory data).
+
+    ``content_sha256`` hashes the tensors once per dataset object (treat ``x`` and ``y`` as
+    immutable after loading): cache keys of everything derived from the data include it.
     """
 
     name: str
@@ -40,6 +49,8 @@ class ArrayDataset:
     class_names: tuple[str, ...] = ()
     source: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+    files: tuple[str, ...] = ()
+    _content_sha256: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.x.ndim not in (2, 4):
@@ -54,6 +65,11 @@ class ArrayDataset:
             )
         if len(self.y) == 0:
             raise DataError(f"dataset '{self.name}' has no examples")
+        if not 2 <= self.num_classes <= MAX_CLASSES:
+            raise DataError(
+                f"dataset '{self.name}': {self.num_classes} classes; a classifier needs between "
+                f"2 and {MAX_CLASSES} classes"
+            )
         if self.y.min() < 0 or self.y.max() >= self.num_classes:
             raise DataError(
                 f"dataset '{self.name}': labels must be integers in [0, {self.num_classes}), "
@@ -74,6 +90,76 @@ class ArrayDataset:
     def is_image(self) -> bool:
         return self.x.ndim == 4
 
+    @property
+    def content_sha256(self) -> str:
+        """SHA-256 of the inputs, labels, class count and test boundary (computed once)."""
+        if self._content_sha256 is None:
+            h = hashlib.sha256()
+            x = np.ascontiguousarray(self.x.detach().cpu().numpy())
+            y = np.ascontiguousarray(self.y.detach().cpu().numpy(), dtype="<i8")
+            h.update(
+                f"{x.dtype.str}{x.shape}|{self.num_classes}|{self.official_test_start}|".encode()
+            )
+            h.update(x.data)
+            h.update(y.data)
+            self._content_sha256 = h.hexdigest()
+        return self._content_sha256
+
+    def describe(self) -> str:
+        """One line: what was loaded, from where, its size and content hash."""
+        n_test = (
+            ""
+            if self.official_test_start is None
+            else (
+                f" ({self.official_test_start} train + {len(self) - self.official_test_start} test)"
+            )
+        )
+        where = self.source or "memory"
+        if self.files:
+            names = ", ".join(Path(f).name for f in self.files)
+            where = (
+                f"{names} in {Path(self.files[0]).parent}"
+                if len({str(Path(f).parent) for f in self.files}) == 1
+                else ", ".join(self.files)
+            )
+        return (
+            f"dataset '{self.name}': {len(self)} examples{n_test}, {self.num_classes} classes, "
+            f"from {where}; content sha256 {self.content_sha256[:12]}"
+        )
+
+
+def check_label_set(y: np.ndarray, where: str) -> int:
+    """The class count ``K`` of integer labels that must be exactly ``0…K−1``, every one present.
+
+    Raises :class:`DataError` for negative labels, gaps (a class with no example, e.g. labels
+    1…K or {0, 10^8}) and more than :data:`MAX_CLASSES` classes, before anything is allocated
+    per class.
+    """
+    if y.size == 0:
+        raise DataError(f"{where}: no labels")
+    low, high = int(y.min()), int(y.max())
+    if low < 0:
+        raise DataError(
+            f"{where}: contains negative labels (minimum {low}); labels must be integers 0…K−1"
+        )
+    present = np.unique(y)
+    k = len(present)
+    if k > MAX_CLASSES:
+        raise DataError(
+            f"{where}: {k} distinct labels; at most {MAX_CLASSES} classes are supported (are these "
+            "labels, and not a regression target or an id column?)"
+        )
+    if high + 1 != k:
+        missing = np.setdiff1d(np.arange(min(high + 1, k + 6)), present)[:5]
+        raise DataError(
+            f"{where}: labels must be 0…K−1 with every class present, but the {k} distinct labels "
+            f"range over [{low}, {high}] (missing e.g. {', '.join(str(int(m)) for m in missing)}). "
+            "Renumber them, e.g. y = np.unique(y, return_inverse=True)[1]"
+        )
+    if k < 2:
+        raise DataError(f"{where}: every label is {low}; a classifier needs at least two classes")
+    return k
+
 
 def images_to_dataset(
     name: str,
@@ -86,6 +172,7 @@ def images_to_dataset(
     class_names: tuple[str, ...] = (),
     source: str = "",
     channels_last: bool = True,
+    files: tuple[str, ...] = (),
 ) -> ArrayDataset:
     """Build an :class:`ArrayDataset` from uint8/float image arrays.
 
@@ -121,7 +208,7 @@ def images_to_dataset(
         else:
             raise DataError(f"dataset '{name}': labels must be integers, got dtype {y.dtype}")
     yt = torch.from_numpy(y.astype(np.int64))
-    k = int(num_classes if num_classes is not None else int(y.max()) + 1)
+    k = num_classes if num_classes is not None else check_label_set(y, f"dataset '{name}'")
     return ArrayDataset(
         name=name,
         x=xt,
@@ -130,6 +217,7 @@ def images_to_dataset(
         official_test_start=n_train if test_images is not None else None,
         class_names=class_names,
         source=source,
+        files=files,
     )
 
 

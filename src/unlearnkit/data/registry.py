@@ -1,12 +1,15 @@
 """Dataset registry: name → loader, the places it looks for files, and default split sizes.
 
 Loaders never download. A missing or corrupt file raises :class:`DataError` with one message
-that says where the loader looked, what it expected and how to get the files.
+that says where the loader looked, what it expected and how to get the files. An explicit
+``--data-dir`` is the only place searched: a missing or incomplete folder there is an error, never
+a quiet fallback to another copy.
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +38,7 @@ class DatasetSpec:
         recipe: default model and training settings for this dataset,
             ``{"model": {...}, "train": {...}}`` (ModelConfig / TrainConfig fields); flags and
             config files override them.
+        bundled: the data ships with a package (no files, ``--data-dir`` is not used).
     """
 
     name: str
@@ -46,6 +50,7 @@ class DatasetSpec:
     val_size: int | float = 5000
     test_size: int | float = 10000
     recipe: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    bundled: bool = False
 
 
 _REGISTRY: dict[str, DatasetSpec] = {}
@@ -78,12 +83,13 @@ def user_cache_dir() -> Path:
 
 
 def search_dirs(name: str, data_dir: str | Path | None = None) -> list[Path]:
-    """Folders searched, in order: ``--data-dir``, ``$UNLEARNKIT_DATA``, the user cache, and
-    the dataset's fixed locations; each root is tried as ``root/<name>`` and ``root``."""
+    """Folders searched, in order. With ``data_dir`` (``--data-dir``): only ``data_dir/<name>``
+    and ``data_dir``. Without: ``$UNLEARNKIT_DATA``, the user cache and the dataset's fixed
+    locations, each root tried as ``root/<name>`` and ``root``."""
     spec = get_dataset_spec(name)
-    roots: list[Path] = []
     if data_dir is not None:
-        roots.append(Path(data_dir))
+        return [Path(data_dir) / name, Path(data_dir)]
+    roots: list[Path] = []
     env = os.environ.get("UNLEARNKIT_DATA")
     if env:
         roots.append(Path(env))
@@ -97,8 +103,22 @@ def search_dirs(name: str, data_dir: str | Path | None = None) -> list[Path]:
 
 
 def load_dataset(name: str, data_dir: str | Path | None = None) -> ArrayDataset:
-    """Load a registered dataset into memory (no download ever happens)."""
+    """Load a registered dataset into memory (no download ever happens).
+
+    With ``data_dir``, only that folder (or, for ``npz``, that file) is searched; it must exist.
+    ``ds.describe()`` says which files were read.
+    """
     spec = get_dataset_spec(name)
+    if data_dir is not None and spec.bundled:
+        warnings.warn(
+            f"dataset '{name}' is bundled ({spec.files}); --data-dir {data_dir} is not used",
+            stacklevel=2,
+        )
+    elif data_dir is not None and not Path(data_dir).exists():
+        raise DataError(
+            f"--data-dir {data_dir} does not exist; pass the folder that holds the "
+            f"'{name}' files ({spec.files}), or drop --data-dir to search the default locations"
+        )
     return spec.loader(search_dirs(name, data_dir))
 
 
@@ -106,12 +126,19 @@ def missing_files_error(spec_name: str, dirs: list[Path], what: str) -> DataErro
     """The standard 'files not found' message: where we looked, what we expected, how to fix."""
     spec = get_dataset_spec(spec_name)
     where = "\n".join(f"  - {d}" for d in dirs)
+    defaults = search_dirs(spec_name)
+    fix = (
+        "Put the files there or pass another --data-dir. Only the folders above were searched "
+        f"(the default locations {', '.join(str(d) for d in defaults)} are searched only "
+        "without --data-dir)."
+        if list(dirs) != defaults
+        else "Put the files in one of these folders, or pass --data-dir / set $UNLEARNKIT_DATA."
+    )
     return DataError(
         f"dataset '{spec_name}': could not find {what}.\n"
         f"Looked in:\n{where}\n"
         f"Expected: {spec.files}\n"
-        f"How to get it: {spec.how_to_get}\n"
-        f"Put the files in one of these folders, or pass --data-dir / set $UNLEARNKIT_DATA."
+        f"How to get it: {spec.how_to_get}\n{fix}"
     )
 
 

@@ -59,25 +59,30 @@ class SplitConfig(Config):
         "forget-set size: a fraction in (0, 1) of train (random), of the given classes' train "
         "examples (partial-class) or of each of the two classes' (confusion), or a count >= 1; "
         "ignored for class (whole classes)",
+        gt=0,
     )
     forget_classes: tuple[int, ...] = option(
         (0,),
         "classes to forget from (partial-class, class) or the two classes whose labels are "
         "swapped (confusion); ignored for random",
+        ge=0,
     )
     val_size: float | None = option(
         None,
         "size of the held-out val pool (fraction of the pool or count); default: per dataset "
         "(digits 40%, Fashion-MNIST/CIFAR 5000)",
+        ge=0,
     )
     test_size: float | None = option(
         None,
         "test size (fraction or count); default: the dataset's own test part, else per dataset",
+        ge=0,
     )
     train_size: int | None = option(
         None,
         "use only this many training examples (a subset, e.g. to reach the memorisation regime "
         "quickly on CPU); default: all remaining examples",
+        ge=2,
     )
     seed: int = option(0, "seed of the split (which examples go where)")
 

@@ -198,6 +198,7 @@ def _load_cifar(
         class_names=class_names,
         source=str(folder),
         channels_last=False,
+        files=tuple(str(folder / f) for f in (*train, test)),
     )
 
 

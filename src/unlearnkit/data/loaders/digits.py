@@ -35,6 +35,7 @@ register_dataset(
         loader=load_digits,
         files="nothing (bundled with scikit-learn)",
         how_to_get="always available",
+        bundled=True,
         # 1,797 examples, no own test part: 40% train / 40% val / 20% test, so that the
         # validation-domain set of one class can be as large as half that class's train part.
         val_size=0.4,

@@ -101,13 +101,25 @@ def find_idx_files(dirs: list[Path]) -> tuple[Path, list[Path]] | None:
     return None
 
 
+def incomplete_idx_folders(dirs: list[Path]) -> list[str]:
+    """Notes on the folders of ``dirs`` that hold some but not all of the four IDX files."""
+    notes = []
+    for folder in dirs:
+        missing = [base for base in IDX_FILES if _find_file(folder, base) is None]
+        if 0 < len(missing) < len(IDX_FILES):
+            notes.append(f"{folder} is incomplete, missing: {', '.join(missing)} (or .gz)")
+    return notes
+
+
 def load_idx_dataset(
     name: str, dirs: list[Path], class_names: tuple[str, ...] = ()
 ) -> ArrayDataset:
     """Load an MNIST-format dataset from the first folder in ``dirs`` that has all four files."""
     hit = find_idx_files(dirs)
     if hit is None:
-        raise missing_files_error(name, dirs, "the four IDX files")
+        notes = incomplete_idx_folders(dirs)
+        what = "the four IDX files" + (" (" + "; ".join(notes) + ")" if notes else "")
+        raise missing_files_error(name, dirs, what)
     folder, (tr_x, tr_y, te_x, te_y) = hit
     train_images = read_idx(tr_x, IMAGES_MAGIC)
     train_labels = read_idx(tr_y, LABELS_MAGIC)
@@ -141,6 +153,7 @@ def load_idx_dataset(
         num_classes=10,
         class_names=class_names or tuple(str(i) for i in range(10)),
         source=str(folder),
+        files=tuple(str(p) for p in (tr_x, tr_y, te_x, te_y)),
     )
 
 

@@ -9,7 +9,10 @@ Layout of the archive (``np.savez("data.npz", x=..., y=...)``):
       (``N×C×H×W``) arrays are **not** auto-detected: store them channels-last
       (``x.transpose(0, 2, 3, 1)``). Integer images are read as 0–255 pixel values.
 * ``y`` (or ``y_train``): integer class labels ``0…K−1`` (``N`` or ``N×1``; floats holding whole
-  numbers are accepted). ``num_classes`` is the largest label (over all parts) plus one.
+  numbers are accepted), every class present at least once (over all parts), with
+  ``2 ≤ K ≤ 10,000`` (:data:`~unlearnkit.data.base.MAX_CLASSES`). Labels with gaps (e.g. 1…K,
+  or {0, 10^8}) are refused with a message: renumber them with
+  ``np.unique(y, return_inverse=True)[1]``.
 * optionally ``x_test`` and ``y_test`` (both or neither): the data's own test part. Without it,
   validation and test examples are drawn from the pool (15% and 20% by default).
 
@@ -26,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from unlearnkit.data.base import ArrayDataset, images_to_dataset, standardise
+from unlearnkit.data.base import ArrayDataset, check_label_set, images_to_dataset, standardise
 from unlearnkit.data.registry import DatasetSpec, missing_files_error, register_dataset
 from unlearnkit.errors import DataError
 
@@ -96,6 +99,11 @@ def _check_labels(y: np.ndarray, key: str, n: int, path: Path) -> np.ndarray:
     if not np.issubdtype(y.dtype, np.integer):
         if not np.all(np.isfinite(y)):
             raise DataError(f"{path}: '{key}' contains NaN or infinite labels")
+        if np.abs(y).max() >= 2**53:
+            raise DataError(
+                f"{path}: '{key}' holds values up to {np.abs(y).max():g}, too large to be class "
+                "labels 0…K−1"
+            )
         if not np.all(np.mod(y, 1) == 0):
             raise DataError(
                 f"{path}: '{key}' must hold integer class labels 0…K−1, found non-integer "
@@ -110,6 +118,37 @@ def _check_labels(y: np.ndarray, key: str, n: int, path: Path) -> np.ndarray:
     return y
 
 
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip entry, an empty zip
+_NPY_MAGIC = b"\x93NUMPY"
+
+
+def _check_is_archive(path: Path) -> None:
+    """Refuse a file that is not a zip archive (what ``np.savez`` writes) by its first bytes,
+    before NumPy would misreport it as pickled data."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(8)
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if head.startswith(_ZIP_MAGIC):
+        return
+    if head.startswith(_NPY_MAGIC):
+        raise DataError(
+            f"{path} is a single-array .npy file, not a .npz archive; save with "
+            f"np.savez(path, x=..., y=...). Expected: {_LAYOUT}"
+        )
+    if not head:
+        what = "is empty"
+    elif all(32 <= b < 127 or b in (9, 10, 13) for b in head):
+        what = "looks like a text file"
+    else:
+        what = f"starts with bytes {head[:4].hex(' ')}"
+    raise DataError(
+        f"{path} is not a .npz archive (a zip file written by np.savez): it {what}. Save your "
+        f"arrays with np.savez(path, x=..., y=...). Expected: {_LAYOUT}"
+    )
+
+
 def load_npz_file(path: Path, name: str = "npz") -> ArrayDataset:
     """Load a user ``.npz`` archive (layout in the module docstring) into an ArrayDataset.
 
@@ -117,6 +156,7 @@ def load_npz_file(path: Path, name: str = "npz") -> ArrayDataset:
     the training part. Raises :class:`DataError` with what was expected on any malformed input.
     """
     path = Path(path)
+    _check_is_archive(path)
     try:
         archive = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
@@ -161,9 +201,9 @@ def load_npz_file(path: Path, name: str = "npz") -> ArrayDataset:
             )
         y_test = _check_labels(arrays["y_test"], "y_test", x_test.shape[0], path)
 
-    num_classes = int(max(y_train.max(), y_test.max() if y_test is not None else 0)) + 1
-    if num_classes < 2:
-        raise DataError(f"{path}: all labels are 0; a classifier needs at least two classes")
+    all_labels = y_train if y_test is None else np.concatenate([y_train, y_test])
+    parts_named = f"'{y_key}'" + (" and 'y_test'" if y_test is not None else "")
+    num_classes = check_label_set(all_labels, f"{path}: labels in {parts_named}")
 
     if x_train.ndim == 2:
         parts = [x_train] if x_test is None else [x_train, x_test]
@@ -177,6 +217,7 @@ def load_npz_file(path: Path, name: str = "npz") -> ArrayDataset:
             official_test_start=x_train.shape[0] if x_test is not None else None,
             source=str(path),
             extra={"kind": "tabular"},
+            files=(str(path),),
         )
     ds = images_to_dataset(
         name,
@@ -187,6 +228,7 @@ def load_npz_file(path: Path, name: str = "npz") -> ArrayDataset:
         num_classes=num_classes,
         source=str(path),
         channels_last=True,
+        files=(str(path),),
     )
     ds.extra["kind"] = "images"
     return ds

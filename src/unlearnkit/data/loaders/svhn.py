@@ -68,6 +68,7 @@ def load_svhn(dirs: list[Path]) -> ArrayDataset:
                 class_names=tuple(str(i) for i in range(10)),
                 source=str(folder),
                 channels_last=True,
+                files=(str(train), str(test)),
             )
     raise missing_files_error("svhn", dirs, f"{SVHN_TRAIN} and {SVHN_TEST}")
 
