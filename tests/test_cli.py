@@ -157,7 +157,10 @@ def test_run_main_job(tmp_path, capsys):
         (["run", "--forget-classes", "11"], "unknown class 11"),
         (["run", "--scenario", "random", "--forget-size", "100000"], "larger than"),
         (["run", "--sure-lambda-max", "-1"], "lambda_max"),
-        (["run", "--dataset", "mnist", "--data-dir", "/nonexistent"], "Looked in"),
+        (
+            ["run", "--dataset", "mnist", "--data-dir", "/nonexistent"],
+            "/nonexistent does not exist",
+        ),
         (["run", "--config", "/nonexistent.toml"], "not found"),
         (["train", "--split", "/nonexistent.json"], "split file /nonexistent.json not found"),
         (
