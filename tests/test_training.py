@@ -81,9 +81,13 @@ def test_divergence_is_reported(tiny_data):
 @pytest.mark.parametrize(
     ("kw", "msg"),
     [
-        ({"epochs": -1}, "epochs must be >= 0"),
-        ({"lr": 0}, "lr must be > 0"),
-        ({"batch_size": 0}, "batch_size must be >= 1"),
+        ({"epochs": -1}, "epochs must be >= 1"),
+        ({"epochs": 0}, "epochs must be >= 1, got 0: with no training"),
+        ({"lr": 0}, "'lr' must be > 0"),
+        ({"lr": float("nan")}, "'lr' must be a finite number"),
+        ({"momentum": 1.0}, "'momentum' must be >= 0 and < 1"),
+        ({"step_milestones": (0.5, 2.0)}, "'step_milestones' must be >= 0 and <= 1"),
+        ({"batch_size": 0}, "'batch_size' must be >= 1"),
         ({"schedule": "poly"}, "must be one of"),
     ],
 )
