@@ -17,13 +17,32 @@ from pathlib import Path
 from typing import Any
 
 import unlearnkit
-from unlearnkit.config import Config, add_config_arguments, config_from_args, load_toml
+from unlearnkit.config import (
+    Config,
+    add_config_arguments,
+    config_from_args,
+    given_flags,
+    load_toml,
+)
 from unlearnkit.errors import ConfigError, UnlearnkitError
+from unlearnkit.outputs import check_output
+from unlearnkit.utils import log
 
 Handler = Callable[[argparse.Namespace], int]
 _HANDLERS: dict[str, Handler] = {}
 
 SECTIONS = ("split", "model", "train", "eval", "run", "methods")
+
+#: what each command's ``--out`` must be; checked before the command does any work
+OUTPUT_KINDS = {
+    "split": "file",
+    "train": "file",
+    "evaluate": "file",
+    "run": "dir",
+    "benchmark": "dir",
+    "tune": "dir",
+    "attack": "dir",
+}
 
 #: modules that add subcommands: each defines ``add_parser(subparsers)`` and registers its
 #: handler with :func:`command` (keeps this file thin while features live in their packages)
@@ -125,13 +144,32 @@ def _load_split_and_data(args: argparse.Namespace, file_cfg: dict[str, Any]) -> 
 
     if getattr(args, "split_file", None):
         split = Split.load(args.split_file)
+        check_split_flags(args, split.config, args.split_file)
         ds = load_dataset(split.config.dataset, args.data_dir)
         split.check_dataset(ds)
     else:
         cfg = _split_config(args, file_cfg)
         ds = load_dataset(cfg.dataset, args.data_dir)
         split = make_split(ds, cfg)
+    log(f"[data] {ds.describe()}", enabled=not args.quiet)
     return split, ds
+
+
+def check_split_flags(args: argparse.Namespace, split_cfg: Config, path: str | Path) -> None:
+    """Split flags given together with a split file must agree with it (never ignored)."""
+    given = given_flags(type(split_cfg), args, aliases=SPLIT_ALIASES)
+    if not given:
+        return
+    merged = split_cfg.replace(**{name: value for name, (_, value) in given.items()})
+    for name, (flag, value) in given.items():
+        old = getattr(split_cfg, name)
+        if getattr(merged, name) != old:
+            shown = " ".join(map(str, value)) if isinstance(value, (list, tuple)) else value
+            stored = list(old) if isinstance(old, tuple) else old
+            raise ConfigError(
+                f"{flag} {shown} contradicts the split file {path}, made with {name} = "
+                f"{stored!r}; drop {flag}, or make a new split with `unlearnkit split`"
+            )
 
 
 @command("split")
@@ -191,6 +229,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         augment=data.augment,
         eval_sets={"test": data.test},
         desc=role,
+        show_progress=not args.quiet,
     )
     metrics = {
         "train_acc": accuracy(model, train_set, device),
@@ -376,6 +415,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
+        kind = OUTPUT_KINDS.get(args.command)
+        if kind is not None and getattr(args, "out", None):
+            check_output(args.out, kind)  # type: ignore[arg-type]
         return _HANDLERS[args.command](args)
     except UnlearnkitError as exc:
         print(f"error: {exc}", file=sys.stderr)

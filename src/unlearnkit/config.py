@@ -321,6 +321,22 @@ def add_config_arguments(
         group.add_argument(flag, **kwargs)
 
 
+def given_flags(
+    cls: type[Config],
+    args: argparse.Namespace,
+    *,
+    prefix: str = "",
+    aliases: dict[str, str] | None = None,
+) -> dict[str, tuple[str, Any]]:
+    """The fields of ``cls`` that were given as flags: ``{field: (flag, raw value)}``."""
+    out: dict[str, tuple[str, Any]] = {}
+    for f in dataclasses.fields(cls):
+        value = getattr(args, _dest(prefix, f.name, aliases), None)
+        if value is not None:
+            out[f.name] = ((aliases or {}).get(f.name, _flag(prefix, f.name)), value)
+    return out
+
+
 def config_from_args(
     cls: type[C],
     args: argparse.Namespace,
@@ -342,12 +358,9 @@ def config_from_args(
             f"unknown key(s) {unknown} for {cls.__name__}; known keys: {', '.join(known)}"
         )
     cls.check_values(data)
-    flags: dict[str, str] = {}
-    for f in dataclasses.fields(cls):
-        value = getattr(args, _dest(prefix, f.name, aliases), None)
-        if value is not None:
-            data[f.name] = value
-            flags[f.name] = (aliases or {}).get(f.name, _flag(prefix, f.name))
+    given = given_flags(cls, args, prefix=prefix, aliases=aliases)
+    data.update({name: value for name, (_, value) in given.items()})
+    flags = {name: flag for name, (flag, _) in given.items()}
     try:
         return cls.from_dict(data)
     except ConfigError as exc:

@@ -472,11 +472,11 @@ def _bad(tmp_path: Path, **arrays: object) -> Path:
         ({"x": np.zeros((3, 4)), "y": [0.0, 1e30, 1.0]}, r"too large to be class labels"),
         (
             {"x": np.zeros((10_001, 1)), "y": np.arange(10_001)},
-            r"10001 distinct labels; at most 10000 classes",
+            r"the labels in 'y' hold 10001 distinct values; at most 10000 classes",
         ),
         (
             {"x": np.zeros((3, 4)), "y": [0, 1, 0], "x_test": np.zeros((2, 4)), "y_test": [3, 3]},
-            r"labels in 'y' and 'y_test'.*missing e\.g\. 2",
+            r"the labels in 'y' and 'y_test' must be 0…K−1.*missing e\.g\. 2",
         ),
         ({"x": np.array([["a", "b"]]), "y": [0]}, r"real numbers"),
         (

@@ -128,36 +128,36 @@ class ArrayDataset:
         )
 
 
-def check_label_set(y: np.ndarray, where: str) -> int:
+def check_label_set(y: np.ndarray, labels: str) -> int:
     """The class count ``K`` of integer labels that must be exactly ``0…K−1``, every one present.
 
-    Raises :class:`DataError` for negative labels, gaps (a class with no example, e.g. labels
-    1…K or {0, 10^8}) and more than :data:`MAX_CLASSES` classes, before anything is allocated
-    per class.
+    ``labels`` names them in messages (e.g. ``"data.npz: the labels in 'y'"``). Raises
+    :class:`DataError` for negative labels, gaps (a class with no example, e.g. labels 1…K or
+    {0, 10^8}) and more than :data:`MAX_CLASSES` classes, before anything is allocated per class.
     """
     if y.size == 0:
-        raise DataError(f"{where}: no labels")
+        raise DataError(f"{labels} are empty")
     low, high = int(y.min()), int(y.max())
     if low < 0:
         raise DataError(
-            f"{where}: contains negative labels (minimum {low}); labels must be integers 0…K−1"
+            f"{labels} include negative values (minimum {low}); labels must be integers 0…K−1"
         )
     present = np.unique(y)
     k = len(present)
     if k > MAX_CLASSES:
         raise DataError(
-            f"{where}: {k} distinct labels; at most {MAX_CLASSES} classes are supported (are these "
-            "labels, and not a regression target or an id column?)"
+            f"{labels} hold {k} distinct values; at most {MAX_CLASSES} classes are supported "
+            "(are these labels, and not a regression target or an id column?)"
         )
     if high + 1 != k:
         missing = np.setdiff1d(np.arange(min(high + 1, k + 6)), present)[:5]
         raise DataError(
-            f"{where}: labels must be 0…K−1 with every class present, but the {k} distinct labels "
+            f"{labels} must be 0…K−1 with every class present, but the {k} distinct labels "
             f"range over [{low}, {high}] (missing e.g. {', '.join(str(int(m)) for m in missing)}). "
             "Renumber them, e.g. y = np.unique(y, return_inverse=True)[1]"
         )
     if k < 2:
-        raise DataError(f"{where}: every label is {low}; a classifier needs at least two classes")
+        raise DataError(f"{labels} are all {low}; a classifier needs at least two classes")
     return k
 
 
@@ -208,7 +208,11 @@ def images_to_dataset(
         else:
             raise DataError(f"dataset '{name}': labels must be integers, got dtype {y.dtype}")
     yt = torch.from_numpy(y.astype(np.int64))
-    k = num_classes if num_classes is not None else check_label_set(y, f"dataset '{name}'")
+    k = (
+        num_classes
+        if num_classes is not None
+        else check_label_set(y, f"dataset '{name}': the labels")
+    )
     return ArrayDataset(
         name=name,
         x=xt,

@@ -203,7 +203,7 @@ def load_npz_file(path: Path, name: str = "npz") -> ArrayDataset:
 
     all_labels = y_train if y_test is None else np.concatenate([y_train, y_test])
     parts_named = f"'{y_key}'" + (" and 'y_test'" if y_test is not None else "")
-    num_classes = check_label_set(all_labels, f"{path}: labels in {parts_named}")
+    num_classes = check_label_set(all_labels, f"{path}: the labels in {parts_named}")
 
     if x_train.ndim == 2:
         parts = [x_train] if x_test is None else [x_train, x_test]
