@@ -107,6 +107,12 @@ def test_run_main_job(tmp_path, capsys):
     )
     assert rc == 0, err
     assert "finetune" in out and "retrain" in out and "Avg. Gap" in out
+    # the compact default: methods as rows, under 100 columns, a verdict per method
+    table = out.split("\nresults: ")[0]  # the last line names the (long) output paths
+    assert max(len(line) for line in table.splitlines()) <= 100
+    assert out.splitlines()[0].split()[:3] == ["method", "retain", "forget"]
+    assert "verdicts" in out and "  finetune  " in out
+    assert "Emb. logreg AUC" not in out
     res = json.loads((tmp_path / "run" / "results.json").read_text())
     assert res["config"]["methods"]["finetune"]["epochs"] == 1
     assert (tmp_path / "run" / "results.md").is_file()
@@ -127,8 +133,10 @@ def test_run_main_job(tmp_path, capsys):
         "logreg",
         "--no-eval-mia",
         "--save-models",
+        "--all-metrics",
     )
     assert rc == 0, err
+    assert "Emb. logreg AUC %" in out  # every metric, metrics as rows
     models = tmp_path / "run2" / "models"
     rc, out, err = run_cli(
         capsys,

@@ -39,3 +39,26 @@ def test_failed_write_keeps_the_old_file_and_no_temp(tmp_path) -> None:
         atomic_write(p, boom)
     assert p.read_bytes() == b"old"
     assert sorted(x.name for x in tmp_path.iterdir()) == ["a.txt"]
+
+
+def test_no_bars_when_stderr_is_not_a_terminal_and_detail_lines_only_when_verbose(capsys):
+    from unlearnkit.utils import log, progress, set_verbosity
+
+    try:
+        set_verbosity(1)
+        bar = progress(range(3), desc="phase")
+        assert list(bar) == [0, 1, 2]
+        assert getattr(bar, "disable", False)  # captured stderr is not a TTY: no bar drawn
+        log("phase line")
+        log("epoch line", detail=True)
+        err = capsys.readouterr().err
+        assert "phase line" in err and "epoch line" not in err and "phase:" not in err
+        set_verbosity(2)
+        log("epoch line", detail=True)
+        assert "epoch line" in capsys.readouterr().err
+        set_verbosity(0)
+        log("anything")
+        assert progress([1], desc="x") == [1]
+        assert capsys.readouterr().err == ""
+    finally:
+        set_verbosity(1)

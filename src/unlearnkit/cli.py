@@ -299,21 +299,54 @@ def cmd_run(args: argparse.Namespace) -> int:
     model_cfg, train_cfg = _recipe(args, file_cfg, split_cfg.dataset)
     run_cfg = _build(RunConfig, args, file_cfg.get("run", {}))
     eval_cfg = _build(EvalConfig, args, file_cfg.get("eval", {}), prefix="eval")
-    result = run_experiment(
-        split_cfg,
-        model_cfg,
-        train_cfg,
-        run_cfg,
-        eval_cfg,
-        method_overrides(args, file_cfg),
-        show_progress=not args.quiet,
-    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = run_experiment(
+            split_cfg,
+            model_cfg,
+            train_cfg,
+            run_cfg,
+            eval_cfg,
+            method_overrides(args, file_cfg),
+            show_progress=not args.quiet,
+        )
     out = result.save(args.out)
-    print(result.evaluation.table(markdown=False))
+    print_run_summary(result, all_metrics=args.all_metrics, caught=caught)
     print(
         f"\nresults: {out / 'results.json'}, {out / 'results.md'} (total {result.wall_time:.1f} s)"
     )
     return 0
+
+
+def run_flags(outcomes: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+    """Per-method flags from the methods' own reports (SURE's no-op check, divergence)."""
+    flags: dict[str, list[str]] = {}
+    for name, outcome in outcomes.items():
+        info = outcome.get("info") or {}
+        found = [f for f in outcome.get("flags", []) if f]
+        if info.get("disc_noop_warning") and "no-op" not in found:
+            found.append("no-op")
+        if found:
+            flags[name] = found
+    return flags
+
+
+def print_run_summary(result: Any, *, all_metrics: bool, caught: list[Any]) -> None:
+    """The table (compact, or every metric with ``--all-metrics``), one verdict per method,
+    and the run's warnings, once each, at the end (they were held back during the run)."""
+    from unlearnkit.evaluation.summary import compact_table, verdicts
+
+    evaluation = result.evaluation
+    print(evaluation.table(markdown=False) if all_metrics else compact_table(evaluation), end="")
+    lines = verdicts(evaluation, run_flags(result.outcomes), width=98)
+    if lines:
+        print("\nverdicts (one seed; see docs/benchmark.md for paired statistics over seeds):")
+        print("\n".join(f"  {line}" for line in lines))
+    messages = list(dict.fromkeys(str(w.message) for w in caught))
+    if messages:
+        print(f"\n{len(messages)} warning(s) during the run:", file=sys.stderr)
+        for msg in messages:
+            print(f"  - {msg}", file=sys.stderr)
 
 
 # -- parser -----------------------------------------------------------------------------------
@@ -331,6 +364,13 @@ def _common(p: argparse.ArgumentParser) -> None:
         "[eval], [run] and [methods.<name>] sections; flags override it",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bars or log lines")
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="also per-epoch and per-model log lines (default: one progress line per phase)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -382,6 +422,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(p)
     p.add_argument("--out", default="runs/latest", help="output folder (default: runs/latest)")
+    p.add_argument(
+        "--all-metrics",
+        action="store_true",
+        help="print every metric (metrics as rows, models as columns) instead of the compact "
+        "table; results.md always has every metric",
+    )
     add_config_arguments(p, SplitConfig, title="split", aliases=SPLIT_ALIASES)
     add_config_arguments(p, ModelConfig, prefix="model", title="model", aliases=MODEL_ALIASES)
     add_config_arguments(p, TrainConfig, title="training recipe", aliases=TRAIN_ALIASES)
@@ -418,6 +464,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         kind = OUTPUT_KINDS.get(args.command)
         if kind is not None and getattr(args, "out", None):
             check_output(args.out, kind)  # type: ignore[arg-type]
+        from unlearnkit.utils import set_verbosity
+
+        set_verbosity(0 if getattr(args, "quiet", False) else 1 + getattr(args, "verbose", 0))
         return _HANDLERS[args.command](args)
     except UnlearnkitError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -62,15 +62,29 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
         model.train(was_training)
 
 
+#: 0 = quiet (nothing), 1 = one progress line per phase + phase messages, 2 = also per-epoch
+#: and per-model detail lines (``-v``). Set by the CLI with :func:`set_verbosity`.
+_VERBOSITY = 1
+
+
+def set_verbosity(level: int) -> None:
+    """0 quiet, 1 normal (default), 2 verbose: what :func:`progress` and :func:`log` show."""
+    global _VERBOSITY
+    _VERBOSITY = int(level)
+
+
 def progress(iterable: Iterable[T], *, enabled: bool = True, **kwargs: Any) -> Iterable[T]:
-    """A tqdm bar on stderr when enabled (and stderr is a terminal or ``force``)."""
-    if not enabled:
+    """A tqdm bar on stderr when enabled; none when stderr is not a terminal (tqdm's
+    ``disable=None``), e.g. redirected to a file, or in quiet mode. The bar is removed when
+    its phase ends (``leave=False``), so a run shows one live line per phase."""
+    if not enabled or _VERBOSITY <= 0:
         return iterable
     from tqdm.auto import tqdm
 
     kwargs.setdefault("leave", False)
     kwargs.setdefault("dynamic_ncols", True)
     kwargs.setdefault("file", sys.stderr)
+    kwargs.setdefault("disable", None)
     return tqdm(iterable, **kwargs)
 
 
@@ -84,10 +98,16 @@ def check_finite(value: torch.Tensor | float, what: str, hint: str = "") -> None
         )
 
 
-def log(msg: str, *, enabled: bool = True) -> None:
-    """A log line on stderr (keeps stdout for tables and JSON)."""
-    if enabled:
-        print(msg, file=sys.stderr, flush=True)
+def log(msg: str, *, enabled: bool = True, detail: bool = False) -> None:
+    """A message line on stderr (stdout stays for tables and JSON), written through
+    ``tqdm.write`` so that it never collides with a live bar. ``detail`` lines (per epoch, per
+    model) are shown only in verbose mode (``-v``)."""
+    if not enabled or _VERBOSITY <= 0 or (detail and _VERBOSITY < 2):
+        return
+    from tqdm.auto import tqdm
+
+    tqdm.write(msg, file=sys.stderr)
+    sys.stderr.flush()
 
 
 def atomic_write(

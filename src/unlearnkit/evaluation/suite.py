@@ -67,7 +67,7 @@ from unlearnkit.evaluation.registry import (
 )
 from unlearnkit.evaluation.relearn import relearn_eval_rows, relearn_time
 from unlearnkit.models import FeatureClassifier
-from unlearnkit.utils import log
+from unlearnkit.utils import log, progress
 
 __all__ = [
     "EvalConfig",
@@ -653,7 +653,7 @@ def evaluate_models(
     unreliable: dict[str, list[str]] = {}
     relearn_target: float | None = None
     check_rows = relearn_eval_rows(len(data.forget), cfg.seed)
-    for name in order:
+    for name in progress(order, enabled=show_progress, desc="evaluate", unit="model"):
         t0 = time.perf_counter()
         out = collect_outputs(
             models[name],
@@ -681,6 +681,7 @@ def evaluate_models(
         log(
             f"[eval] {name}: {len(rows[name])} metrics in {time.perf_counter() - t0:.1f}s",
             enabled=show_progress,
+            detail=True,
         )
     if cfg.relearn:
         assert relearn_target is not None
@@ -710,6 +711,7 @@ def evaluate_models(
             log(
                 f"[eval] {name}: relearn {r['steps']} steps in {time.perf_counter() - t0:.1f}s",
                 enabled=show_progress,
+                detail=True,
             )
     for name, seconds in (wall_times or {}).items():
         if name in rows:

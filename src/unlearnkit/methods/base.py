@@ -302,7 +302,11 @@ class UnlearningMethod(ABC):
             row["forget_acc"] = accuracy(model, monitor["forget"], device)
             row["retain_acc"] = accuracy(model, monitor["retain"], device)
             history.append(row)
-            log(f"[{self.name}] epoch {epoch + 1}/{cfg.epochs} " + format_row(row), enabled=show)
+            log(
+                f"[{self.name}] epoch {epoch + 1}/{cfg.epochs} " + format_row(row),
+                enabled=show,
+                detail=True,
+            )
             if self.should_stop(history):
                 log(f"[{self.name}] early stop after epoch {epoch + 1}", enabled=show)
                 break
