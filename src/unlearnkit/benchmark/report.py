@@ -53,6 +53,13 @@ from unlearnkit.benchmark.aggregate import (
     summary_table,
 )
 from unlearnkit.benchmark.answer import answer_lines, statistics_blocks
+from unlearnkit.benchmark.depth import (
+    DEPTH_CAPTION,
+    DEPTH_METRICS,
+    depth_table,
+    has_layers,
+    plot_depth_row,
+)
 from unlearnkit.benchmark.runner import (
     ATTACKS_FILE,
     CONFIG_FILE,
@@ -533,6 +540,26 @@ def _fig_runtime(settings: Sequence[Mapping[str, Any]], path: Path) -> None:
 Block = tuple[Any, ...]
 
 
+def _depth_blocks(settings: Sequence[Mapping[str, Any]], path: Path) -> list[Block]:
+    """Depth profiles (``figures/depth.png``) and per-layer CKA tables, for settings with
+    layer-wise metrics (``[eval] layerwise``); nothing otherwise."""
+    settings = [s for s in settings if has_layers([s])]
+    if not settings:
+        return []
+    fig, axes = _new_figure(len(settings), len(DEPTH_METRICS), 15, 3.0)
+    for r, s in enumerate(settings):
+        plot_depth_row(axes[r], s, _colors(s["methods"]), _markers(s["methods"]))
+    _save(fig, path)
+    blocks: list[Block] = [
+        ("h", 2, "Depth profiles"),
+        ("fig", f"figures/{path.name}", "Forgetting across depth", DEPTH_CAPTION),
+        ("p", "Linear CKA to retrain on the forget examples per layer (mean ± std over seeds):"),
+    ]
+    for s in settings:
+        blocks += [("h", 3, s["label"]), ("table", depth_table(s, "cka_forget"))]
+    return blocks
+
+
 def _inline_html(text: str) -> str:
     t = html.escape(text)
     t = re.sub(r"`([^`]+)`", r"<code>\1</code>", t)
@@ -785,6 +812,8 @@ def build_report(out_dir: str | Path, *, title: str | None = None) -> dict[str, 
         blocks.append(("h", 2, "Figures"))
         for key, title_ in FIGURES.items():
             blocks.append(("fig", f"figures/{key}.png", title_, CAPTIONS[key]))
+    depth = _depth_blocks(settings, figures_dir / "depth.png") if settings else []
+    blocks += depth
     blocks.append(("h", 2, "All metrics"))
     blocks.append(
         (
@@ -823,4 +852,5 @@ def build_report(out_dir: str | Path, *, title: str | None = None) -> dict[str, 
         "html": html_path,
         "summary": json_path,
         **({k: p for k, p in paths.items()} if settings else {}),
+        **({"depth": figures_dir / "depth.png"} if depth else {}),
     }

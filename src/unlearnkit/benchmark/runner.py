@@ -63,7 +63,7 @@ from unlearnkit.errors import ConfigError, UnlearnkitError
 from unlearnkit.evaluation import (
     EvalConfig,
     ModelOutputs,
-    collect_outputs,
+    collect_for_eval,
     evaluate_outputs,
     relearn_eval_rows,
     relearn_time,
@@ -337,17 +337,7 @@ class _Runner:
             log(msg)
 
     def collect(self, model: FeatureClassifier, data: UnlearningData, name: str) -> ModelOutputs:
-        cfg = self.eval_cfg
-        return collect_outputs(
-            model,
-            data,
-            self.device,
-            batch_size=cfg.batch_size,
-            parts=("retain", "forget", "val", "test"),
-            max_retain=cfg.max_retain,
-            seed=cfg.seed,
-            name=name,
-        )
+        return collect_for_eval(model, data, self.device, self.eval_cfg, name)
 
     def evaluate(
         self, st: _GroupState, name: str, model: FeatureClassifier, out: ModelOutputs

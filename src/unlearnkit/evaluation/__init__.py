@@ -5,7 +5,9 @@ Layers (each usable on its own):
 * a NumPy functional core — :mod:`~unlearnkit.evaluation.metrics` (accuracy, ROC/AUC, TPR at
   low FPR, bootstrap intervals), :mod:`~unlearnkit.evaluation.output_attacks` (MIA-efficacy,
   loss attacks), :mod:`~unlearnkit.evaluation.embedding_attacks` (attacks, probes, CKA);
-* :mod:`~unlearnkit.evaluation.collect` — a model's logits and embeddings, collected once;
+* :mod:`~unlearnkit.evaluation.collect` — a model's logits and embeddings, collected once
+  (with :mod:`~unlearnkit.evaluation.layer_hooks`: intermediate layers in the same pass);
+* :mod:`~unlearnkit.evaluation.layerwise` — CKA, probe and attack per layer (depth profiles);
 * :mod:`~unlearnkit.evaluation.relearn` — relearn time;
 * :mod:`~unlearnkit.evaluation.suite` — every metric for a set of models, gaps to retrain,
   Avg. Gap, tables, aggregation over seeds;
@@ -34,6 +36,20 @@ from unlearnkit.evaluation.embedding_attacks import (
     linear_probe_accuracy,
     make_attacker,
     transfer_attack,
+)
+from unlearnkit.evaluation.layer_hooks import (
+    LayerActivations,
+    LayerRecorder,
+    default_layers,
+    resolve_layers,
+)
+from unlearnkit.evaluation.layerwise import (
+    LAYER_METRICS,
+    depth_profile,
+    layer_key,
+    layer_order,
+    layerwise_metrics,
+    parse_layer_key,
 )
 from unlearnkit.evaluation.metrics import (
     DEFAULT_FPRS,
@@ -91,6 +107,7 @@ from unlearnkit.evaluation.suite import (
     EvalConfig,
     EvaluationResult,
     aggregate,
+    collect_for_eval,
     evaluate_models,
     evaluate_outputs,
 )
@@ -102,6 +119,7 @@ __all__ = [
     "DEFAULT_FPRS",
     "GAP_DEFINITIONS",
     "GROUPS",
+    "LAYER_METRICS",
     "LOSS_FPRS",
     "METRICS",
     "MIA_FEATURES",
@@ -113,6 +131,8 @@ __all__ = [
     "EvalConfig",
     "EvaluationError",
     "EvaluationResult",
+    "LayerActivations",
+    "LayerRecorder",
     "MetricInfo",
     "ModelOutputs",
     "PairedComparison",
@@ -125,9 +145,12 @@ __all__ = [
     "auc",
     "balanced_accuracy",
     "bootstrap_ci",
+    "collect_for_eval",
     "collect_outputs",
     "compare_methods",
     "cross_fitted_probe_accuracy",
+    "default_layers",
+    "depth_profile",
     "embedding_attack",
     "entropy",
     "evaluate_models",
@@ -136,6 +159,9 @@ __all__ = [
     "format_value",
     "holm",
     "knn_label_accuracy",
+    "layer_key",
+    "layer_order",
+    "layerwise_metrics",
     "linear_cka",
     "linear_probe_accuracy",
     "loss_attack",
@@ -147,10 +173,12 @@ __all__ = [
     "mia_features",
     "modified_entropy",
     "paired_comparison",
+    "parse_layer_key",
     "per_example_loss",
     "rank_methods",
     "relearn_eval_rows",
     "relearn_time",
+    "resolve_layers",
     "retain_rows",
     "roc_points",
     "roc_summary",

@@ -19,14 +19,19 @@ import torch
 
 from unlearnkit.data.batching import TensorSet, UnlearningData
 from unlearnkit.evaluation.checks import EvaluationError
+from unlearnkit.evaluation.layer_hooks import LayerActivations, LayerRecorder
 from unlearnkit.evaluation.output_attacks import per_example_loss, softmax
 from unlearnkit.models import FeatureClassifier
 from unlearnkit.utils import eval_mode
 
-__all__ = ["PARTS", "ModelOutputs", "PartOutputs", "collect_outputs", "retain_rows"]
+__all__ = ["LAYER_PARTS", "PARTS", "ModelOutputs", "PartOutputs", "collect_outputs", "retain_rows"]
 
 #: Split parts :func:`collect_outputs` can collect (attributes of ``UnlearningData``).
 PARTS: tuple[str, ...] = ("retain", "forget", "val", "val_domain", "test")
+
+#: Parts whose intermediate representations ``collect_outputs(..., layers=...)`` records:
+#: retain (probe training), forget and test (CKA, probe and attack evaluation).
+LAYER_PARTS: tuple[str, ...] = ("retain", "forget", "test")
 
 
 @dataclass
@@ -103,11 +108,14 @@ class ModelOutputs:
     ``val_domain``, ``test``).
 
     ``subsampled`` records parts evaluated on a fixed subsample: ``{part: (rows used, rows in
-    the part)}`` (e.g. ``{"retain": (10000, 45000)}`` with ``max_retain=10000``).
+    the part)}`` (e.g. ``{"retain": (10000, 45000)}`` with ``max_retain=10000``). ``layers``
+    holds the intermediate representations recorded in the same pass (``collect_outputs(...,
+    layers=[...])``): ``{part: LayerActivations}`` for the parts in :data:`LAYER_PARTS`.
     """
 
     parts: dict[str, PartOutputs]
     subsampled: dict[str, tuple[int, int]] = field(default_factory=dict)
+    layers: dict[str, LayerActivations] = field(default_factory=dict)
 
     def __getitem__(self, part: str) -> PartOutputs:
         if part not in self.parts:
@@ -143,12 +151,17 @@ def _collect_part(
     device: torch.device,
     batch_size: int,
     what: str,
+    recorder: LayerRecorder | None = None,
+    layer_rows: np.ndarray | None = None,
 ) -> PartOutputs:
     n = len(data)
     logits: np.ndarray | None = None
     emb: np.ndarray | None = None
     for start in range(0, n, batch_size):
         xb = data.x[start : start + batch_size].to(device, non_blocking=True)
+        if recorder is not None and layer_rows is not None:
+            lo, hi = np.searchsorted(layer_rows, [start, start + xb.shape[0]])
+            recorder.select(layer_rows[lo:hi] - start)
         z = model.features(xb)
         out = model.head(z)
         if z.ndim != 2 or out.ndim != 2:
@@ -191,6 +204,8 @@ def collect_outputs(
     max_retain: int | None = None,
     seed: int = 0,
     name: str = "model",
+    layers: Sequence[str] = (),
+    layer_max_rows: int | None = None,
 ) -> ModelOutputs:
     """Logits, labels and embeddings of ``model`` on each of ``parts`` of ``data``.
 
@@ -202,6 +217,13 @@ def collect_outputs(
     identical for every model given the same ``seed``) to bound the cost of large retain sets;
     the subsample is recorded in :attr:`ModelOutputs.subsampled`. Other parts are never
     subsampled here.
+
+    ``layers`` (names for :func:`~unlearnkit.evaluation.layer_hooks.resolve_layers`; empty =
+    none) are recorded by forward hooks in the same pass, for the parts of
+    :data:`LAYER_PARTS` that are collected (:attr:`ModelOutputs.layers`): retain and forget on
+    a fixed seeded subsample of at most ``layer_max_rows`` rows (:func:`retain_rows`, the same
+    rows for every model), test on all rows (the matched negatives are chosen later). The hooks
+    are removed afterwards.
 
     An empty part is skipped, except ``forget`` (nothing to evaluate: error). NaN or infinite
     outputs raise :class:`EvaluationError` naming the model and the part.
@@ -218,6 +240,7 @@ def collect_outputs(
             "(forget_size, forget_classes)"
         )
     model.to(device)
+    recorder = LayerRecorder(model, layers) if layers else None
     out = ModelOutputs(parts={})
     with eval_mode(model):
         for part in dict.fromkeys(parts):  # unique, in order
@@ -229,7 +252,15 @@ def collect_outputs(
                 if rows.size < len(ts):
                     out.subsampled["retain"] = (int(rows.size), len(ts))
                     ts = ts.subset(rows)
-            out.parts[part] = _collect_part(
-                model, ts, device, int(batch_size), f"model '{name}', part '{part}'"
-            )
+            what = f"model '{name}', part '{part}'"
+            if recorder is None or part not in LAYER_PARTS:
+                out.parts[part] = _collect_part(model, ts, device, int(batch_size), what)
+                continue
+            cap = None if part == "test" else layer_max_rows
+            keep = retain_rows(len(ts), cap, seed)
+            with recorder.record(keep) as acts:
+                out.parts[part] = _collect_part(
+                    model, ts, device, int(batch_size), what, recorder, keep
+                )
+            out.layers[part] = acts
     return out

@@ -44,6 +44,8 @@ from unlearnkit.evaluation.embedding_attacks import (
     linear_probe_accuracy,
     transfer_attack,
 )
+from unlearnkit.evaluation.layer_hooks import default_layers
+from unlearnkit.evaluation.layerwise import layerwise_metrics
 from unlearnkit.evaluation.metrics import (
     UnreliableMetricWarning,
     accuracy,
@@ -73,6 +75,7 @@ __all__ = [
     "EvalConfig",
     "EvaluationResult",
     "aggregate",
+    "collect_for_eval",
     "evaluate_models",
     "evaluate_outputs",
 ]
@@ -119,6 +122,21 @@ class EvalConfig(Config):
     n_folds: int = option(5, "folds of the out-of-fold embedding attacks and cross-fitted probe")
     batch_size: int = option(1024, "batch size of the forward passes that collect outputs")
     seed: int = option(0, "seed of every subsample, CV split and attacker")
+    layerwise: bool = option(
+        False,
+        "layer-wise metrics (CKA to retrain on forget and test, linear probe, logistic "
+        "embedding attack) at every recorded layer, from forward hooks in the collection pass",
+    )
+    layers: tuple[str, ...] = option(
+        (),
+        "layers of the layer-wise metrics: empty = every named block of the model; or block "
+        "names / dotted module paths (model.named_modules())",
+    )
+    layer_max_rows: int | None = option(
+        2000,
+        "layer-wise metrics: cap on the retain, forget and test rows (seeded; the same rows "
+        "for every model); empty = no cap",
+    )
 
     def validate(self) -> None:
         if self.n_folds < 2:
@@ -136,8 +154,40 @@ class EvalConfig(Config):
             raise ConfigError(f"relearn_lr must be > 0, got {self.relearn_lr}")
         if self.relearn_max_steps < 0:
             raise ConfigError(f"relearn_max_steps must be >= 0, got {self.relearn_max_steps}")
+        if self.layer_max_rows is not None and self.layer_max_rows < self.n_folds:
+            raise ConfigError(
+                f"layer_max_rows must be >= n_folds ({self.n_folds}) or empty, got "
+                f"{self.layer_max_rows}"
+            )
         if len(set(self.attackers)) != len(self.attackers):
             raise ConfigError(f"attackers has duplicates: {list(self.attackers)}")
+
+
+def collect_for_eval(
+    model: FeatureClassifier,
+    data: UnlearningData,
+    device: torch.device | str,
+    config: EvalConfig,
+    name: str = "model",
+) -> ModelOutputs:
+    """:func:`collect_outputs` as the suite needs it under ``config``: retain, forget, val and
+    test, retain capped at ``max_retain``, and — with ``layerwise`` — the activations of
+    ``layers`` (default: every named block) recorded in the same pass."""
+    layers: tuple[str, ...] = ()
+    if config.layerwise:
+        layers = config.layers or tuple(default_layers(model))
+    return collect_outputs(
+        model,
+        data,
+        device,
+        batch_size=config.batch_size,
+        parts=("retain", "forget", "val", "test"),
+        max_retain=config.max_retain,
+        seed=config.seed,
+        name=name,
+        layers=layers,
+        layer_max_rows=config.layer_max_rows,
+    )
 
 
 # --------------------------------------------------------------------------- one model
@@ -352,6 +402,21 @@ def _evaluate(
 
     if ref_forget is not None:
         row["cka_to_reference"] = linear_cka(forget.embeddings, ref_forget.embeddings)
+    if cfg.layerwise and not out.layers:
+        notes.append("layer-wise metrics skipped: the outputs were collected without layers")
+    elif cfg.layerwise:
+        row.update(
+            layerwise_metrics(
+                out,
+                reference if reference is not None and reference.layers else None,
+                scenario=scenario,
+                forget_classes=classes,
+                match_classes=cfg.match_classes,
+                max_rows=cfg.layer_max_rows,
+                n_folds=cfg.n_folds,
+                seed=seed,
+            )
+        )
     if out.subsampled:
         for part, (used, total) in out.subsampled.items():
             notes.append(f"{part} evaluated on a fixed subsample of {used} of {total} examples")
@@ -655,16 +720,7 @@ def evaluate_models(
     check_rows = relearn_eval_rows(len(data.forget), cfg.seed)
     for name in progress(order, enabled=show_progress, desc="evaluate", unit="model"):
         t0 = time.perf_counter()
-        out = collect_outputs(
-            models[name],
-            data,
-            device,
-            batch_size=cfg.batch_size,
-            parts=("retain", "forget", "val", "test"),
-            max_retain=cfg.max_retain,
-            seed=cfg.seed,
-            name=name,
-        )
+        out = collect_for_eval(models[name], data, device, cfg, name)
         if name == reference:
             ref_out = out
         if name == relearn_target_model:

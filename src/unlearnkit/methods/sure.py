@@ -34,6 +34,7 @@ import torch.nn.functional as F
 
 from unlearnkit.config import option
 from unlearnkit.data.batching import CyclingSampler, TensorSet, UnlearningData, batch_indices
+from unlearnkit.data.domain0 import DOMAIN0_SOURCES, domain0_set
 from unlearnkit.errors import ConfigError
 from unlearnkit.methods.base import Batch, LoopConfig, UnlearningMethod, register_method
 from unlearnkit.models import FeatureClassifier
@@ -113,6 +114,13 @@ class SureConfig(LoopConfig):
     )
     stop_patience: int = option(2, "epochs the held-out accuracy must stay in the band")
     retain_epochs: int = option(0, R + "retain-only fine-tuning epochs after the adversarial phase")
+    domain0: str = option(
+        "matched",
+        "(extension, ablation) SURE's domain-0 examples: matched = held-out val of the forget "
+        "distribution (the paper); other-classes = held-out val of the other classes; "
+        "augmented-retain = crop+flip-augmented retain examples (docs/sure.md)",
+        choices=DOMAIN0_SOURCES,
+    )
     min_disc_margin: float = option(
         0.05,
         "warn when the discriminator's held-out accuracy never "
@@ -174,7 +182,8 @@ class Sure(UnlearningMethod):
     def setup(self, model: FeatureClassifier, data: UnlearningData) -> None:
         cfg = self.config
         require_feature_classifier(model, self.name)
-        if len(data.val_domain) == 0:
+        val_domain = domain0_set(data, cfg.domain0, self.generator)
+        if len(val_domain) == 0:
             raise ConfigError(
                 "SURE needs a non-empty validation-domain set (held-out examples of the forget "
                 "distribution); the split has none: raise --val-size or pick classes present in val"
@@ -184,9 +193,9 @@ class Sure(UnlearningMethod):
                 f"unknown layer '{cfg.layer}' for SURE; this model's layers are: "
                 f"{', '.join(model.layer_names())} (or leave it unset for the embedding)"
             )
-        if len(data.val_domain) < len(data.forget):
+        if len(val_domain) < len(data.forget):
             warnings.warn(
-                f"SURE: the validation-domain set ({len(data.val_domain)}) is smaller than the "
+                f"SURE: the validation-domain set ({len(val_domain)}) is smaller than the "
                 f"forget set ({len(data.forget)}); it is cycled, which may let the discriminator "
                 "memorise it. A larger val split helps.",
                 stacklevel=2,
@@ -195,7 +204,7 @@ class Sure(UnlearningMethod):
             data.forget, cfg.holdout_fraction, self.generator
         )
         self.val_steps, self.val_held = _split_holdout(
-            data.val_domain, cfg.holdout_fraction, self.generator
+            val_domain, cfg.holdout_fraction, self.generator
         )
         dim = model.layer_dim(cfg.layer, data.input_shape)
         self.disc = DomainDiscriminator(dim, cfg.disc_hidden, cfg.disc_dropout).to(self.device)
