@@ -223,6 +223,37 @@ def test_any_module_by_dotted_path() -> None:
     assert parse_layer_key("forget_acc") is None
 
 
+def test_a_users_module_through_the_adapter() -> None:
+    from collections import OrderedDict
+
+    from unlearnkit.models import ModuleAdapter
+
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        OrderedDict(
+            conv=nn.Conv2d(1, 4, 3, padding=1),
+            act=nn.ReLU(),
+            pool=nn.AdaptiveAvgPool2d(2),
+            flat=nn.Flatten(),
+            fc=nn.Linear(16, 3),
+        )
+    )
+    model = ModuleAdapter(net, feature_layer="flat")
+    assert [n for n, _ in resolve_layers(model)] == ["conv", "act", "pool", "flat"]  # not fc
+    x = torch.randn(6, 1, 8, 8)
+    rec = LayerRecorder(model)
+    with rec.record(np.arange(6)) as acts, torch.no_grad():
+        rec.select(np.arange(6))
+        z = model.features(x)
+    with torch.no_grad():
+        for name in ("conv", "pool", "flat"):
+            direct = model.features_at(x, name).numpy()
+            np.testing.assert_allclose(acts.acts[name], direct, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(acts.acts["flat"], z.numpy(), rtol=1e-6)
+    with pytest.raises(ConfigError, match=r"unknown layer 'block1'.*conv, act, pool, flat"):
+        resolve_layers(model, ["block1"])
+
+
 def test_suite_rows_carry_every_layer_and_retrain_is_its_own_reference(
     setup: dict[str, Any],
 ) -> None:

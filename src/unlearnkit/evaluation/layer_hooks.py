@@ -25,22 +25,34 @@ import torch
 from torch import nn
 
 from unlearnkit.errors import ConfigError
-from unlearnkit.models import FeatureClassifier, pool_to_vector
+from unlearnkit.models import FeatureClassifier, ModuleAdapter, pool_to_vector
+from unlearnkit.models.adapter import _first_tensor as first_tensor
 
 __all__ = ["LayerActivations", "LayerRecorder", "default_layers", "resolve_layers"]
 
 
 def default_layers(model: nn.Module) -> list[str]:
-    """Every named block of a :class:`FeatureClassifier`'s body, in forward order; for any other
-    module its top-level children."""
+    """The layers recorded when none are named: every named block of a zoo model's body, in
+    forward order; for a :class:`~unlearnkit.models.ModuleAdapter` the wrapped module's
+    top-level children up to the one holding its ``feature_layer`` (later ones do not run when
+    the embedding is read); for any other module its top-level children."""
+    if isinstance(model, ModuleAdapter):
+        names = [n for n, _ in model.module.named_children()]
+        top = (model.feature_layer or "").split(".")[0]
+        return names[: names.index(top) + 1] if top in names else names
     if isinstance(model, FeatureClassifier):
         return model.layer_names()
     return [name for name, _ in model.named_children()]
 
 
+def _root(model: nn.Module) -> nn.Module:
+    """The module whose ``named_modules()`` paths name layers (the wrapped one for an adapter)."""
+    return model.module if isinstance(model, ModuleAdapter) else model
+
+
 def _valid_names(model: nn.Module) -> str:
     blocks = ", ".join(default_layers(model)) or "none"
-    paths = [n for n, _ in model.named_modules() if n]
+    paths = [n for n, _ in _root(model).named_modules() if n]
     shown = ", ".join(paths[:40]) + (f", … ({len(paths)} in all)" if len(paths) > 40 else "")
     return f"blocks: {blocks}; or any module path of model.named_modules(): {shown}"
 
@@ -48,25 +60,27 @@ def _valid_names(model: nn.Module) -> str:
 def resolve_layers(model: nn.Module, names: Sequence[str] = ()) -> list[tuple[str, nn.Module]]:
     """``(name, module)`` per requested layer; ``names`` empty = :func:`default_layers`.
 
-    A name is a block of a :class:`FeatureClassifier`'s body (``block1``) or a dotted module path
-    (``body.block1.0``). An unknown name raises :class:`~unlearnkit.errors.ConfigError` listing
-    the valid ones.
+    A name is a block of a zoo model's body (``block1``) or a dotted module path (``body.block1.0``;
+    for a :class:`~unlearnkit.models.ModuleAdapter`, a path in the wrapped module, as its
+    ``layer_names()``). An unknown name raises :class:`~unlearnkit.errors.ConfigError` listing the
+    valid ones.
     """
     wanted = list(names) or default_layers(model)
     if not wanted:
         raise ConfigError("the model has no named layers to evaluate; name them explicitly")
     if len(set(wanted)) != len(wanted):
         raise ConfigError(f"layer names must be unique, got {wanted}")
-    modules = dict(model.named_modules())
-    blocks = set(model.layer_names()) if isinstance(model, FeatureClassifier) else set()
+    modules = dict(_root(model).named_modules())
+    body = getattr(model, "body", None)
+    blocks = dict(body.named_children()) if isinstance(body, nn.Module) else {}
     out: list[tuple[str, nn.Module]] = []
     for name in wanted:
-        if name in blocks:
-            out.append((name, model.get_submodule(f"body.{name}")))
-        elif name and name in modules:
-            out.append((name, modules[name]))
-        else:
+        module = blocks.get(name)
+        if module is None and name:
+            module = modules.get(name)
+        if module is None:
             raise ConfigError(f"unknown layer '{name}'; valid layers: {_valid_names(model)}")
+        out.append((name, module))
     return out
 
 
@@ -83,17 +97,6 @@ class LayerActivations:
 
     def __len__(self) -> int:
         return int(self.rows.shape[0])
-
-
-def _first_tensor(out: Any, name: str) -> torch.Tensor:
-    if isinstance(out, torch.Tensor):
-        return out
-    if isinstance(out, (tuple, list)) and out and isinstance(out[0], torch.Tensor):
-        return out[0]
-    raise ConfigError(
-        f"layer '{name}' returns {type(out).__name__}, not a tensor: name a module whose output "
-        "is a tensor"
-    )
 
 
 class LayerRecorder:
@@ -117,7 +120,7 @@ class LayerRecorder:
         def hook(_module: nn.Module, _inp: Any, out: Any) -> None:
             if self._keep is None or len(self._keep) == 0:
                 return None
-            h = _first_tensor(out, name).detach()
+            h = first_tensor(out).detach()
             v = pool_to_vector(h[self._keep.to(h.device)])
             self._chunks[name].append(v.float().cpu().numpy())
             return None
