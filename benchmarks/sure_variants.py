@@ -102,7 +102,9 @@ def run(args: argparse.Namespace) -> str:
     results: dict[str, dict[str, list[dict[str, float]]]] = {}
     notes: dict[str, list[str]] = {}
     for group in plan.groups():
-        if args.seeds and group.seed not in args.seeds:
+        if (args.seeds and group.seed not in args.seeds) or (
+            args.entries and group.entry not in args.entries
+        ):
             continue
         ds = datasets.setdefault(
             group.split.dataset, load_dataset(group.split.dataset, data_dir=plan.config.data_dir)
@@ -195,6 +197,9 @@ def main() -> None:
     p.add_argument("--variant", action="append", default=[], help="NAME:key=value,...")
     p.add_argument("--methods", nargs="*", default=[], help="baselines to run alongside")
     p.add_argument("--seeds", nargs="*", type=int, default=[], help="subset of the file's seeds")
+    p.add_argument(
+        "--entries", nargs="*", type=int, default=[], help="subset of [[grid.split]] (0-based)"
+    )
     p.add_argument("--out", help="also write the markdown here")
     args = p.parse_args()
     text = run(args)
