@@ -60,6 +60,7 @@ from unlearnkit.benchmark.depth import (
     has_layers,
     plot_depth_row,
 )
+from unlearnkit.benchmark.flags import flag_line
 from unlearnkit.benchmark.runner import (
     ATTACKS_FILE,
     CONFIG_FILE,
@@ -204,9 +205,66 @@ def _emb_attack_key(settings: Sequence[Mapping[str, Any]]) -> str | None:
     return next((k for k in candidates if k in present), None)
 
 
+#: where a point's name may go, in points from the point (first that overlaps nothing wins)
+_LABEL_OFFSETS: tuple[tuple[float, float], ...] = (
+    (6, -12), (6, 6), (-6, 6), (-6, -12), (6, 18), (6, -24), (-6, 18), (-6, -24),
+    (14, -3), (-14, -3), (6, 30), (6, -36), (-6, 30), (-6, -36),
+)  # fmt: skip
+
+
+def _place_labels(fig: Any, named: Sequence[tuple[Any, str, tuple[float, float], str]]) -> list:
+    """Name points in place without overlapping each other: each label takes the first offset
+    of :data:`_LABEL_OFFSETS` whose box meets no label placed before it (in the same axes),
+    else the one with the least overlap. Returns the annotations."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()  # lays the figure out, so that boxes are final
+    renderer = canvas.get_renderer()
+    placed: dict[int, list[Any]] = {}
+    out = []
+    for ax, text, xy, color in named:
+        boxes = placed.setdefault(id(ax), [])
+        best: tuple[float, Any] | None = None
+        for dx, dy in _LABEL_OFFSETS:
+            ann = ax.annotate(
+                text,
+                xy,
+                textcoords="offset points",
+                xytext=(dx, dy),
+                ha="left" if dx >= 0 else "right",
+                fontsize=8,
+                fontweight="bold",
+                color=color,
+                annotation_clip=False,
+            )
+            ann.set_in_layout(False)
+            box = ann.get_window_extent(renderer).expanded(1.05, 1.1)
+            overlap = sum(_overlap_area(box, b) for b in boxes)
+            if best is None or overlap < best[0]:
+                if best is not None:
+                    best[1].remove()
+                best = (overlap, ann)
+            else:
+                ann.remove()
+            if overlap == 0:
+                break
+        assert best is not None
+        boxes.append(best[1].get_window_extent(renderer))
+        out.append(best[1])
+    return out
+
+
+def _overlap_area(a: Any, b: Any) -> float:
+    w = min(a.x1, b.x1) - max(a.x0, b.x0)
+    h = min(a.y1, b.y1) - max(a.y0, b.y0)
+    return w * h if w > 0 and h > 0 else 0.0
+
+
 def _fig_tradeoff(settings: Sequence[Mapping[str, Any]], path: Path) -> None:
     fig, axes = _new_figure(len(settings), 2, 12, 3.9)
     emb_key = _emb_attack_key(settings)
+    named: list[tuple[Any, str, tuple[float, float], str]] = []
     for row, s in enumerate(settings):
         colors, markers = _colors(s["methods"]), _markers(s["methods"])
         for col, key in enumerate(["forget_acc", emb_key]):
@@ -243,15 +301,7 @@ def _fig_tradeoff(settings: Sequence[Mapping[str, Any]], path: Path) -> None:
                     zorder=3 if m in _FIXED_COLORS else 2,
                 )
                 if m in _FIXED_COLORS:  # the three reference points are named in place
-                    ax.annotate(
-                        m,
-                        (x, y),
-                        textcoords="offset points",
-                        xytext=(6, -12),
-                        fontsize=8,
-                        fontweight="bold",
-                        color=colors[m],
-                    )
+                    named.append((ax, m, (x, y), colors[m]))
             if _finite(ref.get("mean")):
                 ax.axhline(100 * ref["mean"], color="0.5", ls=":", lw=1)
             ax.axvline(0, color="0.8", lw=1)
@@ -263,6 +313,7 @@ def _fig_tradeoff(settings: Sequence[Mapping[str, Any]], path: Path) -> None:
             ax.grid(alpha=0.3)
             if col == 1:
                 ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    _place_labels(fig, named)
     _save(fig, path)
 
 
@@ -770,7 +821,7 @@ def build_report(out_dir: str | Path, *, title: str | None = None) -> dict[str, 
     blocks.append(("h", 2, "Answer"))
     for s in settings:
         blocks.append(("h", 3, s["label"]))
-        blocks.append(("ul", answer_lines(s)))
+        blocks.append(("ul", [*answer_lines(s), flag_line([r for r in rows if _matches(r, s)])]))
     blocks.append(("h", 2, "Settings"))
     for s in settings:
         acc = s["original_train_acc"]
