@@ -64,11 +64,11 @@ def command(name: str) -> Callable[[Handler], Handler]:
 
 def load_sections(path: str | None) -> dict[str, Any]:
     """Read a TOML config file; unknown top-level sections are an error (a benchmark file's
-    own sections, ``[benchmark]``, ``[grid]`` and ``[attacks]``, are let through)."""
+    own sections, ``[benchmark]``, ``[grid]``, ``[attacks]`` and ``[tune]``, are let through)."""
     if not path:
         return {}
     data = load_toml(path)
-    unknown = sorted(set(data) - set(SECTIONS) - {"benchmark", "grid", "attacks"})
+    unknown = sorted(set(data) - set(SECTIONS) - {"benchmark", "grid", "attacks", "tune"})
     if unknown:
         raise ConfigError(
             f"unknown section(s) {unknown} in {path}; known sections: {', '.join(SECTIONS)}"

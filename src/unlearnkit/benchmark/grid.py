@@ -9,7 +9,12 @@ A benchmark file has the sections of ``unlearnkit run --config`` (``[model]``, `
   :class:`~unlearnkit.data.splits.SplitConfig` without ``seed``; a table may carry its own
   ``model = {...}`` and ``train = {...}`` overrides (e.g. a ResNet for CIFAR next to a CNN);
 * ``[attacks]`` (optional) — :class:`AttacksConfig`: per-example attacks (NeurIPS 2023 score,
-  U-LiRA) run on every group after its method runs; off by default.
+  U-LiRA) run on every group after its method runs; off by default;
+* ``[tune]`` (optional) — read by ``unlearnkit tune`` only (docs/tuning.md).
+
+A ``[[grid.split]]`` table may also carry ``methods = {<name> = {...}}`` (or
+``[grid.split.methods.<name>]`` sub-tables): method options for that split only, overlaid on
+``[methods.<name>]`` (``unlearnkit tune`` writes its per-setting winners this way).
 
 Seeds: for each seed ``s`` of ``[benchmark] seeds`` the split seed, the training-recipe seed
 (original and retrain) and every method's seed are set to ``s``, so a file must not set any of
@@ -26,7 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from unlearnkit.attacks.runner import MIN_K, MIN_N
@@ -55,7 +60,7 @@ __all__ = [
 ]
 
 #: sections a benchmark file may have
-BENCHMARK_SECTIONS = ("benchmark", "grid", "model", "train", "eval", "methods", "attacks")
+BENCHMARK_SECTIONS = ("benchmark", "grid", "model", "train", "eval", "methods", "attacks", "tune")
 
 #: the per-example attacks a benchmark can run, in the order it runs them
 ATTACK_NAMES = ("neurips", "ulira")
@@ -200,13 +205,23 @@ class GridEntry:
     split: SplitConfig
     model: ModelConfig
     train: TrainConfig
+    #: per-split method options, overlaid on ``[methods.<name>]``
+    methods: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         split = self.split.to_dict()
         split.pop("seed")
         train = self.train.to_dict()
         train.pop("seed")
-        return {"split": split, "model": self.model.to_dict(), "train": train}
+        out = {"split": split, "model": self.model.to_dict(), "train": train}
+        if self.methods:  # only when set: grids without them keep their hashes
+            out["methods"] = {k: dict(v) for k, v in self.methods.items()}
+        return out
+
+    def method_table(self, name: str, shared: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+        """The options of method ``name`` on this split: ``shared[name]`` overlaid with the
+        split's own table."""
+        return {**shared.get(name, {}), **self.methods.get(name, {})}
 
 
 @dataclass(frozen=True)
@@ -278,7 +293,8 @@ class BenchmarkPlan:
                 runs = []
                 for name in self.methods:
                     cls = get_method_class(name).config_cls
-                    cfg = cls.from_dict({**self.method_configs.get(name, {}), "seed": seed})
+                    table = entry.method_table(name, self.method_configs)
+                    cfg = cls.from_dict({**table, "seed": seed})
                     run_id = stable_hash(
                         {
                             **group_payload,
@@ -389,8 +405,10 @@ def load_plan(
         table = dict(raw)
         own_model = _table(table, "model", f"{where} model")
         own_train = _table(table, "train", f"{where} train")
+        own_methods = _method_tables(_table(table, "methods", f"{where} methods"), where)
         table.pop("model", None)
         table.pop("train", None)
+        table.pop("methods", None)
         _no_seed(table, where)
         _no_seed(own_train, f"{where} train")
         if "dataset" not in table:
@@ -400,20 +418,30 @@ def load_plan(
         defaults = recipe_defaults(split.dataset)
         model = ModelConfig.from_dict({**defaults.get("model", {}), **shared_model, **own_model})
         train = TrainConfig.from_dict({**defaults.get("train", {}), **shared_train, **own_train})
-        entries.append(GridEntry(split, model, train))
+        entries.append(GridEntry(split, model, train, own_methods))
 
     eval_cfg = EvalConfig.from_dict(_table(sections, "eval", "[eval]"))
-    methods_section = _table(sections, "methods", "[methods]")
-    method_configs: dict[str, dict[str, Any]] = {}
-    for name, table in methods_section.items():
-        cls = get_method_class(name).config_cls
-        if not isinstance(table, Mapping):
-            raise ConfigError(f"[methods.{name}] must be a table, got {table!r}")
-        _no_seed(table, f"[methods.{name}]")
-        cls.from_dict(dict(table))  # strict keys and values, checked now
-        method_configs[name] = dict(table)
+    method_configs = _method_tables(_table(sections, "methods", "[methods]"), "")
+    for entry in entries:
+        for name in entry.methods:  # the merged table must be valid too
+            get_method_class(name).config_cls.from_dict(entry.method_table(name, method_configs))
     attacks = AttacksConfig.from_dict(_table(sections, "attacks", "[attacks]"))
     return BenchmarkPlan(bench, tuple(entries), eval_cfg, method_configs, attacks)
+
+
+def _method_tables(section: Mapping[str, Any], where: str) -> dict[str, dict[str, Any]]:
+    """Check ``[methods.<name>]`` tables (or a split's ``methods``): known method names, strict
+    keys and values, no seed."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, table in section.items():
+        label = f"{where} methods.{name}" if where else f"[methods.{name}]"
+        cls = get_method_class(name).config_cls
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"{label} must be a table, got {table!r}")
+        _no_seed(table, label)
+        cls.from_dict(dict(table))  # strict keys and values, checked now
+        out[name] = dict(table)
+    return out
 
 
 def _check_attacked_methods(attacks: AttacksConfig, bench: BenchmarkConfig) -> None:

@@ -37,8 +37,8 @@ from unlearnkit.config import option
 from unlearnkit.data.batching import TensorSet, UnlearningData, batch_indices
 from unlearnkit.errors import ConfigError
 from unlearnkit.methods.base import Batch, LoopConfig, UnlearningMethod, register_method
+from unlearnkit.methods.space import Choice, LogUniform, SearchSpace
 from unlearnkit.models import FeatureClassifier
-from unlearnkit.tuning.space import Choice, LogUniform, SearchSpace
 
 
 def frozen_teacher(

@@ -29,9 +29,9 @@ from torch import nn
 from unlearnkit.config import Config, option
 from unlearnkit.data.batching import CyclingSampler, TensorSet, UnlearningData, batch_indices
 from unlearnkit.errors import ConfigError
+from unlearnkit.methods.space import SearchSpace
 from unlearnkit.models import FeatureClassifier, ModelConfig, build_model
 from unlearnkit.training import TrainConfig, accuracy
-from unlearnkit.tuning.space import SearchSpace
 from unlearnkit.utils import check_finite, generator, log, progress, seed_all
 
 Batch = dict[str, tuple[torch.Tensor, torch.Tensor]]

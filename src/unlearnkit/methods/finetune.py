@@ -16,8 +16,8 @@ import torch.nn.functional as F
 
 from unlearnkit.config import option
 from unlearnkit.methods.base import Batch, LoopConfig, UnlearningMethod, register_method
+from unlearnkit.methods.space import Choice, LogUniform, SearchSpace
 from unlearnkit.models import FeatureClassifier
-from unlearnkit.tuning.space import Choice, LogUniform, SearchSpace
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,8 @@ from unlearnkit.config import option
 from unlearnkit.data.batching import UnlearningData
 from unlearnkit.errors import ConfigError
 from unlearnkit.methods.base import Batch, LoopConfig, UnlearningMethod, register_method
+from unlearnkit.methods.space import Choice, LogUniform, SearchSpace
 from unlearnkit.models import FeatureClassifier
-from unlearnkit.tuning.space import Choice, LogUniform, SearchSpace
 
 
 def l1_norm(model: torch.nn.Module) -> torch.Tensor:

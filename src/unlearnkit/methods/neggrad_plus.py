@@ -45,8 +45,8 @@ from unlearnkit.data.batching import CyclingSampler, UnlearningData, batch_indic
 from unlearnkit.errors import ConfigError
 from unlearnkit.methods.base import Batch, LoopConfig, UnlearningMethod, register_method
 from unlearnkit.methods.gradient_ascent import capped_cross_entropy
+from unlearnkit.methods.space import Choice, LogUniform, SearchSpace
 from unlearnkit.models import FeatureClassifier
-from unlearnkit.tuning.space import Choice, LogUniform, SearchSpace
 from unlearnkit.utils import generator
 
 # the forget sampler's generator is seeded with (seed + this), independent of batch order

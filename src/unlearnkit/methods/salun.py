@@ -43,8 +43,8 @@ from unlearnkit.data.batching import TensorSet, UnlearningData
 from unlearnkit.errors import ConfigError
 from unlearnkit.methods.base import Batch, register_method
 from unlearnkit.methods.random_labels import RandomLabels, RandomLabelsConfig
+from unlearnkit.methods.space import Choice, LogUniform, SearchSpace
 from unlearnkit.models import FeatureClassifier
-from unlearnkit.tuning.space import Choice, LogUniform, SearchSpace
 from unlearnkit.utils import check_finite
 
 

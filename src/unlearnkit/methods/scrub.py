@@ -48,9 +48,9 @@ from unlearnkit.data.batching import UnlearningData, batch_indices
 from unlearnkit.errors import ConfigError
 from unlearnkit.methods.bad_teacher import frozen_teacher
 from unlearnkit.methods.base import Batch, LoopConfig, UnlearningMethod, register_method
+from unlearnkit.methods.space import Choice, LogUniform, SearchSpace
 from unlearnkit.models import FeatureClassifier
 from unlearnkit.training import accuracy
-from unlearnkit.tuning.space import Choice, LogUniform, SearchSpace
 
 
 def distill_kl(

@@ -46,9 +46,9 @@ from unlearnkit.methods.base import (
     check_data,
     register_method,
 )
+from unlearnkit.methods.space import LogUniform, SearchSpace, Uniform
 from unlearnkit.models import FeatureClassifier
 from unlearnkit.training import accuracy
-from unlearnkit.tuning.space import LogUniform, SearchSpace, Uniform
 from unlearnkit.utils import check_finite, generator, seed_all
 
 

@@ -37,11 +37,11 @@ from unlearnkit.data.batching import CyclingSampler, TensorSet, UnlearningData, 
 from unlearnkit.data.domain0 import DOMAIN0_SOURCES, domain0_set
 from unlearnkit.errors import ConfigError
 from unlearnkit.methods.base import Batch, LoopConfig, UnlearningMethod, register_method
+from unlearnkit.methods.space import Choice, LogUniform, SearchSpace
 from unlearnkit.models import FeatureClassifier
 from unlearnkit.models.adapter import require_feature_classifier
 from unlearnkit.nn import DomainDiscriminator, GradientReversal, lambda_at
 from unlearnkit.nn.schedules import LAMBDA_SCHEDULES
-from unlearnkit.tuning.space import Choice, LogUniform, SearchSpace
 from unlearnkit.utils import check_finite, eval_mode, log
 
 R = "(reconstruction) "
@@ -174,6 +174,10 @@ class Sure(UnlearningMethod):
         "lr": LogUniform(1e-3, 3e-2),
         "domain_weight": LogUniform(0.3, 3.0),
         "epochs": Choice((5, 10, 20)),
+        # the knobs the no-op warning names: a discriminator that cannot separate forget from
+        # val makes SURE a no-op, so the tuner searches them too
+        "warmup_epochs": Choice((10, 30, 60)),
+        "disc_lr": LogUniform(1e-4, 1e-2),
     }
     primary = "forget"
     config: SureConfig

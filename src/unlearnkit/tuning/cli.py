@@ -14,15 +14,18 @@ ALIASES = {"seeds": "--tune-seeds"}
 
 
 def add_parser(subparsers: Any) -> None:
-    from unlearnkit.tuning.search import TuneConfig
+    from unlearnkit.tuning.config import TuneConfig
 
     p = subparsers.add_parser(
         "tune",
-        help="search every method's hyperparameters on the val split (same budget per method)",
-        description="Random search of each method's search space on the val split of a "
-        "benchmark file's grid, at a tuning seed apart from the benchmark's seeds. Writes "
-        "OUT/tuning.md, OUT/tuning.json, OUT/trials.jsonl and OUT/tuned.toml (the benchmark "
-        "file with the best [methods.<name>] tables). Rerunning resumes. See docs/tuning.md.",
+        help="tune every method's hyperparameters on val by Bayesian optimisation (Optuna; "
+        "the same budget per method)",
+        description="One Optuna study per (method, setting) of a benchmark file's grid, scored "
+        "on val at tuning seeds apart from the benchmark's seeds. Options come from the file's "
+        "[tune] table (search spaces from [tune.space.<method>]), overridden by these flags. "
+        "Writes OUT/study.db (open it with optuna-dashboard), OUT/trials.jsonl, "
+        "OUT/tuning.json, OUT/tuning.md with figures and OUT/tuned.toml (the benchmark file "
+        "with the winners). Rerunning resumes. See docs/tuning.md.",
     )
     p.add_argument("--config", metavar="TOML", required=True, help="a benchmark file")
     p.add_argument("--out", help="output folder (default: runs/tune/<name>); reuse it to resume")
@@ -36,19 +39,23 @@ def add_parser(subparsers: Any) -> None:
 @command("tune")
 def cmd_tune(args: argparse.Namespace) -> int:
     from unlearnkit.benchmark.grid import load_plan
-    from unlearnkit.tuning.search import TuneConfig, run_tuning
+    from unlearnkit.tuning.config import TuneConfig, split_tune_section
+    from unlearnkit.tuning.search import run_tuning
 
     sections = load_sections(args.config)
     plan = load_plan(
         sections,
         {"device": args.device, "data_dir": args.data_dir, "cache_dir": args.cache_dir},
     )
-    cfg = config_from_args(TuneConfig, args, aliases=ALIASES)
+    options, _ = split_tune_section(sections)
+    cfg = config_from_args(TuneConfig, args, base=options, aliases=ALIASES)
     out = Path(args.out or Path("runs") / "tune" / plan.config.name)
     outcome = run_tuning(plan, sections, cfg, out, show_progress=not args.quiet)
     print(outcome.table())
     print(
-        f"\n{outcome.n_new} new trial run(s); objective = mean |method − retrain| (pp) on val. "
-        f"Table: {out / 'tuning.md'}\nTuned benchmark file: {outcome.tuned_path}"
+        f"\n{outcome.n_new} new trial(s); objective {cfg.objective} = mean |method − retrain| "
+        f"(pp) on val. Report: {out / 'tuning.md'}\nStudies: {out / 'study.db'} "
+        f"(optuna-dashboard sqlite:///{(out / 'study.db').resolve()})\n"
+        f"Tuned benchmark file: {outcome.tuned_path}"
     )
     return 0

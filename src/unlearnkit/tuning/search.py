@@ -1,42 +1,35 @@
-"""``unlearnkit tune``: random search of every method's hyperparameters on the val split.
+"""``unlearnkit tune``: Bayesian optimisation (Optuna) of every method's hyperparameters on val.
 
-Protocol (the same for every method, so the comparison stays fair):
+Protocol (the same for every method, so the comparison stays fair; docs/tuning.md):
 
 1. The benchmark file's grid is run at one or more **tuning seeds** (default 1000; they must
-   differ from the benchmark's seeds): splits, originals and retrain models are new draws, so
-   the configs are not picked for the seeds they are later reported on.
-2. Each method gets the same budget of ``trials`` configurations: trial 0 is its config from
-   the benchmark file (paper defaults overlaid with the file's ``[methods.<name>]``), trials
-   1… are drawn from the method's ``search_space`` by a seeded random search. Every trial runs
-   on every split of the grid.
-3. Each trial is scored on **val, never test**: the suite's metrics are computed with the val
-   examples in the place of test (class-matched for the class scenarios), with the cheap attack
-   set (loss attack, logistic-regression embedding attack, linear probe) and compared with
-   retrain's. The objective is the mean ``|method − retrain|`` in percentage points over
-   :data:`OBJECTIVE_KEYS`, averaged over the splits and tuning seeds (the benchmark's Avg.
-   Gap, computed on val).
-   A diverged or failed trial scores +inf.
-4. The best trial per method (lowest objective, ties to the earlier trial) is written as
-   ``[methods.<name>]`` tables into ``OUT/tuned.toml``: the benchmark file with its method
-   tables replaced, ready for ``unlearnkit benchmark --config OUT/tuned.toml``.
+   differ from the benchmark's seeds): splits, originals and retrain models are new draws.
+2. **One study per (method, setting)** (setting = one ``[[grid.split]]`` table), each with the
+   same budget of ``trials``. Trial 0 is the method's config from the benchmark file; the
+   sampler (seeded TPE by default, GP or random) draws the others from the method's search
+   space (``methods/<name>.py``, overridable by ``[tune.space.<name>]``).
+3. Each trial runs at every tuning seed and is scored on **val, never test** — on the
+   evaluation half of val, disjoint from what the methods see (:mod:`.trial`). The objective
+   (``avg_gap`` or ``avg_gap_repr``, :mod:`.objective`) is averaged over the tuning seeds;
+   ``multi_objective`` minimises (forgetting gap, utility gap) instead. A trial that leaves
+   the model's forget outputs unchanged is recorded as a **no-op** and does not win.
+4. Trials are asked and told through Optuna's ask-and-tell interface, ``workers`` per round;
+   each (trial, tuning seed) evaluation is one call of :func:`.trial.evaluate_trial`, run by
+   the executor (inline).
+5. Outputs: ``study.db`` (the Optuna studies), ``trials.jsonl`` (one row per evaluation),
+   ``tuning.json``, ``tuning.md`` with figures, ``tuned.toml`` (the benchmark file with the
+   winners).
 
-Reconstruction note: SURE trains its domain classifier on ``val_domain`` ⊆ val, so the
-val-based attacks are optimistic for SURE (it has seen those embeddings, never their labels).
-The benchmark's test-set numbers are not affected; see ``docs/tuning.md``.
-
-Every finished trial is one row of ``OUT/trials.jsonl`` (appended atomically): rerunning the
-same command resumes, a larger ``--trials`` or more ``--methods`` reuse every finished trial,
-and a changed benchmark file, tuning seeds or sampler seed is refused.
+Resume: rerunning the same command continues every study; a trial that was running when the
+process died is evaluated again with the parameters it was asked with (finished evaluations
+are read back from ``trials.jsonl``) and then told, so no trial is lost or repeated.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import math
-import time
-import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,127 +39,372 @@ import numpy as np
 import unlearnkit
 from unlearnkit.benchmark.grid import BenchmarkPlan, GridEntry, stable_hash
 from unlearnkit.benchmark.runner import ResultsFile, clean_json
-from unlearnkit.config import Config, option
-from unlearnkit.data import load_dataset
-from unlearnkit.data.batching import unlearning_data
 from unlearnkit.data.registry import user_cache_dir
-from unlearnkit.data.splits import atomic_write_text, make_split
+from unlearnkit.data.splits import atomic_write_text
 from unlearnkit.errors import ConfigError
-from unlearnkit.evaluation import EvalConfig
-from unlearnkit.evaluation.collect import ModelOutputs, collect_outputs
-from unlearnkit.evaluation.suite import evaluate_outputs
-from unlearnkit.methods import get_method_class, unlearn_copy
-from unlearnkit.methods.retrain import retrain_recipe
-from unlearnkit.pipeline import REFERENCE_METHODS, obtain_model
-from unlearnkit.tuning.space import sample_space
-from unlearnkit.utils import log, resolve_device
-
-__all__ = [
-    "OBJECTIVE_KEYS",
-    "TuneConfig",
-    "TuneOutcome",
-    "objective",
-    "run_tuning",
-    "to_toml",
-    "trial_configs",
-]
-
-#: metrics of the tuning objective; ``test_acc`` is the accuracy on val here (val stands in
-#: for test), the attacks compare forget with val examples
-OBJECTIVE_KEYS = (
-    "retain_acc",
-    "forget_acc",
-    "test_acc",
-    "loss_auc",
-    "emb_logreg_auc",
-    "probe_forget_acc",
+from unlearnkit.methods import get_method_class
+from unlearnkit.methods.space import Distribution
+from unlearnkit.pipeline import REFERENCE_METHODS
+from unlearnkit.tuning.config import TuneConfig, method_space, split_tune_section
+from unlearnkit.tuning.objective import gaps
+from unlearnkit.tuning.study import (
+    check_storage,
+    counted_trials,
+    make_sampler,
+    open_storage,
+    open_study,
+    optuna_space,
+    trial_seed,
 )
+from unlearnkit.tuning.trial import TuneGroup, evaluate_trial, prepare_group, tuning_eval_config
+from unlearnkit.utils import progress, resolve_device
+
+__all__ = ["StudySpec", "TuneOutcome", "run_tuning", "study_name"]
+
 TRIALS_FILE = "trials.jsonl"
 CONFIG_FILE = "tune_config.json"
 
+#: a task: (group, method, params) -> evaluation row; inline today, the engine's later
+Executor = Callable[[Sequence[tuple[TuneGroup, str, dict[str, Any]]]], list[dict[str, Any]]]
+
+
+def inline_executor(device: Any) -> Executor:
+    """Evaluate the tasks one after the other in this process."""
+
+    def run(tasks: Sequence[tuple[TuneGroup, str, dict[str, Any]]]) -> list[dict[str, Any]]:
+        return [evaluate_trial(g, m, p, device) for g, m, p in tasks]
+
+    return run
+
+
+def study_name(method: str, entry_index: int, entry: GridEntry) -> str:
+    """``<method>/<setting>``, e.g. ``sure/0-fashion-mnist-partial-class``."""
+    return f"{method}/{entry_index}-{entry.split.dataset}-{entry.split.scenario}"
+
 
 @dataclass(frozen=True)
-class TuneConfig(Config):
-    """How unlearnkit tune searches (the budget is the same for every method)."""
+class StudySpec:
+    """One (method, setting) study: its file config (trial 0) and its search space."""
 
-    section = "tune"
+    method: str
+    entry: int
+    name: str
+    base: dict[str, Any]
+    space: dict[str, Distribution]
+    distributions: dict[str, Any]
 
-    trials: int = option(
-        8, "configurations per method, its benchmark-file config included (the same for all)"
+    def config(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """The full method table of a trial: the file config overlaid with ``params``."""
+        return {**self.base, **params}
+
+
+def _study_specs(
+    plan: BenchmarkPlan, methods: Sequence[str], spaces: Mapping[str, Any]
+) -> list[StudySpec]:
+    specs = []
+    for i, entry in enumerate(plan.entries):
+        for m in methods:
+            space = method_space(m, spaces.get(m))
+            cls = get_method_class(m).config_cls
+            base = entry.method_table(m, plan.method_configs)
+            full = cls.from_dict(base).to_dict()
+            wide, dists = optuna_space(space, {k: full[k] for k in space})
+            specs.append(StudySpec(m, i, study_name(m, i, entry), base, wide, dists))
+    return specs
+
+
+def _methods(plan: BenchmarkPlan, cfg: TuneConfig, spaces: Mapping[str, Any]) -> tuple[str, ...]:
+    for m in cfg.methods:
+        if m in REFERENCE_METHODS:
+            raise ConfigError(f"'{m}' has nothing to tune; leave it out of --methods")
+        get_method_class(m)
+    names = cfg.methods or tuple(
+        m
+        for m in plan.config.methods
+        if m not in REFERENCE_METHODS and (get_method_class(m).search_space or m in spaces)
     )
-    seeds: tuple[int, ...] = option(
-        (1000,),
-        "split, training and method seeds of the tuning runs, each a new draw of the grid; the "
-        "objective is averaged over them (must differ from the benchmark's seeds, so configs "
-        "are not chosen on the seeds they are reported on; 2-3 give more robust picks)",
-    )
-    sampler_seed: int = option(0, "seed of the random search")
-    methods: tuple[str, ...] = option(
-        (), "methods to tune (default: every method of the benchmark file with a search space)"
-    )
-
-    def validate(self) -> None:
-        if self.trials < 1:
-            raise ConfigError(f"tune trials must be >= 1, got {self.trials}")
-        if len(set(self.methods)) != len(self.methods):
-            raise ConfigError(f"tune methods has duplicates: {list(self.methods)}")
-        if not self.seeds:
-            raise ConfigError("tune seeds is empty: give at least one tuning seed, e.g. 1000")
-        if len(set(self.seeds)) != len(self.seeds):
-            raise ConfigError(f"tune seeds has duplicates: {list(self.seeds)}")
-
-
-def trial_configs(
-    method: str, base: Mapping[str, Any], trials: int, sampler_seed: int
-) -> list[dict[str, Any]]:
-    """The ``trials`` configs (as dicts, without seed) tried for ``method``.
-
-    Trial 0 is ``base`` (the benchmark file's table); trial i ≥ 1 is ``base`` overlaid with a
-    draw from the method's search space. The draws depend only on (method, sampler_seed, i),
-    so a larger budget extends a smaller one.
-    """
-    cls = get_method_class(method)
-    if not cls.search_space:
+    if not names:
+        raise ConfigError("nothing to tune: no method of the benchmark file has a search space")
+    unused = sorted(set(spaces) - set(names))
+    if unused:
         raise ConfigError(
-            f"method '{method}' has no hyperparameters to tune (empty search_space); "
-            "leave it out of the tuned methods"
+            f"[tune.space] has tables for {unused}, which are not tuned here; tune them "
+            f"(--methods) or remove the tables"
         )
-    out = [dict(base)]
-    for i in range(1, trials):
-        key = int(stable_hash({"method": method, "sampler_seed": sampler_seed, "trial": i}), 16)
-        rng = np.random.default_rng(key)
-        out.append({**base, **sample_space(cls.search_space, rng)})
-    for cfg in out:
-        cls.config_cls.from_dict(cfg)  # every draw must be a valid config
-    return out
+    return names
 
 
-def objective(metrics: Mapping[str, float], reference: Mapping[str, float]) -> float:
-    """Mean ``|metrics[k] − reference[k]|`` in percentage points over :data:`OBJECTIVE_KEYS`
-    present in both (+inf when a value is not finite)."""
-    gaps = []
-    for k in OBJECTIVE_KEYS:
-        if k in metrics and k in reference:
-            a, b = float(metrics[k]), float(reference[k])
-            if not (math.isfinite(a) and math.isfinite(b)):
-                return math.inf
-            gaps.append(100.0 * abs(a - b))
-    if not gaps:
-        raise ConfigError("no objective metric was computed; check the tuning evaluation")
-    return float(np.mean(gaps))
+class _Tuner:
+    def __init__(
+        self,
+        plan: BenchmarkPlan,
+        sections: Mapping[str, Any],
+        cfg: TuneConfig,
+        out: Path,
+        show_progress: bool,
+    ) -> None:
+        self.plan, self.cfg, self.out, self.show = plan, cfg, out, show_progress
+        _, spaces = split_tune_section(sections)
+        overlap = sorted(set(cfg.seeds) & set(plan.config.seeds))
+        if overlap:
+            raise ConfigError(
+                f"tuning seed(s) {overlap} are also benchmark seeds; tune on other seeds (e.g. "
+                "--tune-seeds 1000 1001) so configs are not chosen on the seeds they are "
+                "reported on"
+            )
+        self.methods = _methods(plan, cfg, spaces)
+        self.specs = _study_specs(plan, self.methods, spaces)
+        self.device = resolve_device(plan.config.device)
+        needs_mia = cfg.objective == "avg_gap"
+        self.eval_cfg = tuning_eval_config(plan.eval, mia=needs_mia)
+        self.cache = (
+            None if plan.config.no_cache else Path(plan.config.cache_dir or user_cache_dir())
+        )
+        self.directions = ["minimize", "minimize"] if cfg.multi_objective else ["minimize"]
+        self.executor: Executor = inline_executor(self.device)
+        self.fingerprint = stable_hash(clean_json(self.experiment()))
+
+    def experiment(self) -> dict[str, Any]:
+        """What every study depends on (its search space aside). The budget, the method list,
+        the number of workers and the winner's rules are left out: a larger budget extends
+        the studies, more methods add studies."""
+        tune = self.cfg.to_dict()
+        for k in ("trials", "methods", "workers", "allow_noop_winner", "noop_tolerance"):
+            tune.pop(k)
+        return {
+            "benchmark": self.plan.experiment_dict(),
+            "tune": tune,
+            "eval": self.eval_cfg.to_dict(),
+        }
+
+    def spaces(self) -> dict[str, dict[str, str]]:
+        return {s.name: {k: d.describe() for k, d in s.space.items()} for s in self.specs}
+
+    # -- the folder ---------------------------------------------------------------------
+    def check_folder(self) -> Any:
+        """Refuse a folder of another experiment (before anything is written), then record
+        this one. Returns the study storage."""
+        path = self.out / CONFIG_FILE
+        current, spaces = clean_json(self.experiment()), self.spaces()
+        stored_spaces: dict[str, Any] = {}
+        if path.is_file():
+            try:
+                record = json.loads(path.read_text())
+                stored, stored_spaces = record["experiment"], dict(record.get("spaces", {}))
+            except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
+                raise ConfigError(
+                    f"{path} was not written by unlearnkit tune; use a new --out folder"
+                ) from None
+            changed = [n for n, sp in spaces.items() if stored_spaces.get(n, sp) != sp]
+            if stored != current or changed:
+                what = (
+                    f"the search space of {changed[0]}"
+                    if changed
+                    else ("the benchmark file, tuning seeds, sampler or objective")
+                )
+                raise ConfigError(
+                    f"{what} changed since the tuning in {self.out} was started; use a new "
+                    "--out folder or restore it"
+                )
+        storage = open_storage(self.out, create=False)
+        if storage is not None:
+            check_storage(storage, self.fingerprint, self.space_fingerprints(), self.out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        record = {
+            "experiment": current,
+            "spaces": {**stored_spaces, **spaces},
+            "version": unlearnkit.__version__,
+        }
+        atomic_write_text(path, json.dumps(record, indent=2, sort_keys=True))
+        return storage or open_storage(self.out, create=True)
+
+    def space_fingerprints(self) -> dict[str, str]:
+        return {name: stable_hash(sp) for name, sp in self.spaces().items()}
+
+    # -- the search ---------------------------------------------------------------------
+    def groups(self, entry: int, datasets: dict[str, Any]) -> list[TuneGroup]:
+        e = self.plan.entries[entry]
+        return [
+            prepare_group(
+                entry_index=entry,
+                split_config=e.split,
+                model_config=e.model,
+                train_config=e.train,
+                seed=seed,
+                eval_config=self.eval_cfg,
+                eval_fraction=self.cfg.eval_fraction,
+                data_dir=self.plan.config.data_dir,
+                cache_dir=self.cache,
+                device=self.device,
+                datasets=datasets,
+                show_progress=self.show,
+            )
+            for seed in self.cfg.seeds
+        ]
+
+    def run(self, storage: Any) -> int:
+        results = ResultsFile(self.out / TRIALS_FILE)
+        results.repair()
+        cache = {r["eval_id"]: r for r in results.load() if "eval_id" in r}
+        fps = self.space_fingerprints()
+        studies = {
+            s.name: open_study(storage, s.name, self.fingerprint, fps[s.name], self.directions)
+            for s in self.specs
+        }
+        done = sum(min(len(counted_trials(studies[s.name])), self.cfg.trials) for s in self.specs)
+        bar = progress(
+            range(len(self.specs) * self.cfg.trials),
+            enabled=self.show,
+            initial=done,
+            desc="tune",
+            unit="trial",
+        )
+        n_new = 0
+        datasets: dict[str, Any] = {}
+        for entry in range(len(self.plan.entries)):
+            specs = [s for s in self.specs if s.entry == entry]
+            if all(len(counted_trials(studies[s.name])) >= self.cfg.trials for s in specs):
+                continue
+            groups = self.groups(entry, datasets)
+            for spec in specs:
+                n = _StudyRun(self, spec, studies[spec.name], groups, results, cache).run()
+                n_new += n
+                if hasattr(bar, "update"):
+                    bar.update(n)
+        if hasattr(bar, "close"):
+            bar.close()
+        return n_new
 
 
-def _val_as_test(out: ModelOutputs) -> ModelOutputs:
-    """The outputs with val in the place of test (tuning never reads test)."""
-    return ModelOutputs(
-        {"retain": out["retain"], "forget": out["forget"], "test": out["val"]},
-        dict(out.subsampled),
-    )
+class _StudyRun:
+    """The ask-and-tell loop of one study."""
+
+    def __init__(
+        self,
+        tuner: _Tuner,
+        spec: StudySpec,
+        study: Any,
+        groups: list[TuneGroup],
+        results: ResultsFile,
+        cache: dict[str, dict[str, Any]],
+    ) -> None:
+        self.t, self.spec, self.study, self.groups = tuner, spec, study, groups
+        self.results, self.cache = results, cache
+
+    def run(self) -> int:
+        from optuna.trial import Trial, TrialState
+
+        if not self.study.get_trials(deepcopy=False):
+            self.study.enqueue_trial(self._defaults())  # trial 0: the file config
+        n_new = 0
+        running = [
+            t for t in self.study.get_trials(deepcopy=False) if t.state == TrialState.RUNNING
+        ]
+        stale = [t for t in running if set(t.params) != set(self.spec.space)]
+        for t in stale:  # died while its parameters were being drawn: not a trial
+            self.study._storage.set_trial_user_attr(t._trial_id, "interrupted", True)
+            self.study.tell(t.number, state=TrialState.FAIL)
+        resumed = [Trial(self.study, t._trial_id) for t in running if t not in stale]
+        if resumed:
+            n_new += self.evaluate(resumed)
+        while len(counted_trials(self.study)) < self.t.cfg.trials:
+            todo = self.t.cfg.trials - len(counted_trials(self.study))
+            batch = [self.ask() for _ in range(min(self.t.cfg.workers, todo))]
+            n_new += self.evaluate(batch)
+        return n_new
+
+    def _defaults(self) -> dict[str, Any]:
+        """Trial 0: the file config's value of every dimension (the config default where the
+        file does not set it)."""
+        cls = get_method_class(self.spec.method).config_cls
+        full = cls.from_dict(self.spec.base).to_dict()
+        return {k: full[k] for k in self.spec.space}
+
+    def ask(self) -> Any:
+        number = len(self.study.get_trials(deepcopy=False))
+        seed = trial_seed(self.t.cfg.sampler_seed, self.spec.name, number)
+        self.study.sampler = make_sampler(
+            self.t.cfg.sampler,
+            seed,
+            startup=self.t.cfg.startup_trials,
+            parallel=self.t.cfg.workers > 1,
+        )
+        return self.study.ask(self.spec.distributions)
+
+    def eval_id(self, group: TuneGroup, params: Mapping[str, Any]) -> str:
+        return stable_hash(
+            {
+                "method": self.spec.method,
+                "entry": self.t.plan.entries[group.entry].to_dict(),
+                "seed": group.seed,
+                "config": clean_json(self.spec.config(params)),
+                "eval": self.t.eval_cfg.to_dict(),
+                "eval_fraction": self.t.cfg.eval_fraction,
+            }
+        )
+
+    def evaluate(self, trials: list[Any]) -> int:
+        """Evaluate ``trials`` at every tuning seed (reusing recorded evaluations), record
+        every new evaluation, then tell the study."""
+        tasks, keys = [], []
+        for trial in trials:
+            for g in self.groups:
+                key = self.eval_id(g, trial.params)
+                if key not in self.cache and key not in keys:
+                    tasks.append((g, self.spec.method, self.spec.config(trial.params)))
+                    keys.append(key)
+        for key, (g, _, params), row in zip(keys, tasks, self.t.executor(tasks), strict=True):
+            row = {
+                "eval_id": key,
+                "study": self.spec.name,
+                "method": self.spec.method,
+                "entry": g.entry,
+                "seed": g.seed,
+                "split_sha256": g.split_sha256,
+                "params": params,
+                "retrain_metrics": g.retrain_metrics,
+                **row,
+            }
+            self.results.append(row)
+            self.cache[key] = clean_json(row)
+        for trial in trials:
+            rows = [self.cache[self.eval_id(g, trial.params)] for g in self.groups]
+            _tell(self.study, trial, rows, self.t.cfg)
+        return len(trials)
 
 
-def _eval_config(base: EvalConfig) -> EvalConfig:
-    """The cheap attack set of the objective, with the benchmark's caps and seed."""
-    return base.replace(attackers=("logreg",), mia=False, transfer=False, relearn=False)
+def _tell(study: Any, trial: Any, rows: list[dict[str, Any]], cfg: TuneConfig) -> None:
+    """Aggregate a trial's evaluations over the tuning seeds and tell the study."""
+    from optuna.trial import TrialState
+
+    failed = [r for r in rows if r.get("status") != "ok"]
+    if failed:
+        trial.set_user_attr("error", failed[0].get("error", "failed"))
+        study.tell(trial, state=TrialState.FAIL)
+        return
+    per_seed = [gaps(r["metrics"], r["retrain_metrics"], cfg.objective) for r in rows]
+    agg = {k: float(np.mean([g[k] for g in per_seed])) for k in per_seed[0]}
+    tv = float(np.mean([r["change"]["forget"]["output_tv"] for r in rows]))
+    flip = float(np.mean([r["change"]["forget"]["pred_flip"] for r in rows]))
+    attrs: dict[str, Any] = {
+        **agg,
+        "objective_per_seed": [g["objective"] for g in per_seed],
+        "forget_output_tv": tv,
+        "forget_pred_flip": flip,
+        "noop": tv < cfg.noop_tolerance,
+        "wall_time": float(sum(r.get("wall_time", 0.0) for r in rows)),
+    }
+    disc = [r["info"]["disc_noop_warning"] for r in rows if "disc_noop_warning" in r["info"]]
+    if disc:
+        attrs["disc_noop_warning"] = bool(any(disc))
+    for k, v in attrs.items():
+        trial.set_user_attr(k, v)
+    values = [agg["forget_gap"], agg["utility_gap"]] if cfg.multi_objective else [agg["objective"]]
+    if not all(math.isfinite(v) for v in values):
+        trial.set_user_attr("error", "objective is not finite (a metric could not be computed)")
+        study.tell(trial, state=TrialState.FAIL)
+        return
+    study.tell(trial, values)
 
 
 @dataclass
@@ -180,278 +418,26 @@ class TuneOutcome:
 
     def table(self) -> str:
         lines = [
-            f"{'method':>16}  {'default':>8}  {'best':>8}  {'trial':>5}  best config",
+            f"{'study':>34}  {'trial 0':>8}  {'best':>8}  {'trial':>5}  {'no-ops':>6}  best config"
         ]
-        for name, s in self.summary["methods"].items():
-            params = ", ".join(f"{k}={v}" for k, v in s["best_changes"].items()) or "(default)"
+        for name, s in self.summary["studies"].items():
+            params = ", ".join(f"{k}={_short(v)}" for k, v in s["best_changes"].items())
+            flag = " (NO-OP)" if s["best_is_noop"] else ""
             lines.append(
-                f"{name:>16}  {s['objectives'][0]:8.2f}  {s['best_objective']:8.2f}  "
-                f"{s['best_trial']:5d}  {params}"
+                f"{name:>34}  {_num(s['trial0_objective']):>8}  {_num(s['best_objective']):>8}  "
+                f"{_num(s['best_trial']):>5}  {s['n_noop']:>6}  {params or '(trial 0)'}{flag}"
             )
         return "\n".join(lines)
 
 
-class _Tuner:
-    def __init__(
-        self, plan: BenchmarkPlan, cfg: TuneConfig, out: Path, show_progress: bool
-    ) -> None:
-        self.plan, self.cfg, self.out, self.show = plan, cfg, out, show_progress
-        self.device = resolve_device(plan.config.device)
-        self.eval_cfg = _eval_config(plan.eval)
-        self.cache = (
-            None if plan.config.no_cache else Path(plan.config.cache_dir or user_cache_dir())
-        )
-        names = cfg.methods or tuple(
-            m
-            for m in plan.config.methods
-            if m not in REFERENCE_METHODS and get_method_class(m).search_space
-        )
-        if not names:
-            raise ConfigError("nothing to tune: no method of the benchmark file has a search space")
-        overlap = sorted(set(cfg.seeds) & set(plan.config.seeds))
-        if overlap:
-            raise ConfigError(
-                f"tuning seed(s) {overlap} are also benchmark seeds; tune on other seeds (e.g. "
-                "--tune-seeds 1000 1001) so configs are not chosen on the seeds they are "
-                "reported on"
-            )
-        self.methods = names
-        self.trials = {
-            m: trial_configs(m, plan.method_configs.get(m, {}), cfg.trials, cfg.sampler_seed)
-            for m in names
-        }
-
-    def say(self, msg: str) -> None:
-        if self.show:
-            log(msg)
-
-    def experiment(self) -> dict[str, Any]:
-        """What the stored trials depend on. The budget and the method list are left out: a
-        trial's row is keyed by its own config, so a larger budget reuses every finished
-        trial (draws extend, see :func:`trial_configs`)."""
-        tune = self.cfg.to_dict()
-        tune.pop("trials")
-        tune.pop("methods")
-        return {"benchmark": self.plan.experiment_dict(), "tune": tune}
-
-    def check_folder(self) -> None:
-        path = self.out / CONFIG_FILE
-        current = clean_json(self.experiment())
-        if path.is_file():
-            try:
-                stored = json.loads(path.read_text())["experiment"]
-            except (json.JSONDecodeError, KeyError, TypeError):
-                raise ConfigError(
-                    f"{path} was not written by unlearnkit tune; use a new --out folder"
-                ) from None
-            if stored != current:
-                raise ConfigError(
-                    f"the benchmark file, tuning seeds or sampler seed changed since the tuning "
-                    f"in {self.out} was started; use a new --out folder or restore them"
-                )
-            return
-        self.out.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(
-            path,
-            json.dumps(
-                {"experiment": current, "version": unlearnkit.__version__}, indent=2, sort_keys=True
-            ),
-        )
-
-    def groups(self) -> list[tuple[int, int]]:
-        """(grid entry, tuning seed) pairs, seed-major: every split of one seed, then the next."""
-        return [(e, seed) for seed in self.cfg.seeds for e in range(len(self.plan.entries))]
-
-    def trial_id(self, entry: int, seed: int, method: str, trial: int) -> str:
-        e = self.plan.entries[entry].to_dict()
-        return stable_hash(
-            {
-                "entry": e,
-                "seed": seed,
-                "method": method,
-                "config": self.trials[method][trial],
-                "eval": self.eval_cfg.to_dict(),
-            }
-        )
-
-    def run(self) -> int:
-        results = ResultsFile(self.out / TRIALS_FILE)
-        results.repair()
-        done = {r["trial_id"] for r in results.load() if r.get("status") == "ok"}
-        groups = self.groups()
-        all_ids = [
-            self.trial_id(e, seed, m, t)
-            for e, seed in groups
-            for m in self.methods
-            for t in range(len(self.trials[m]))
-        ]
-        total = len(all_ids)
-        finished = sum(1 for i in all_ids if i in done)
-        n_new = 0
-        datasets: dict[str, Any] = {}
-        t_start = time.perf_counter()
-        for e, seed in groups:
-            todo = [
-                (m, t)
-                for m in self.methods
-                for t in range(len(self.trials[m]))
-                if self.trial_id(e, seed, m, t) not in done
-            ]
-            if not todo:
-                continue
-            state = self.prepare(self.plan.entries[e], seed, datasets)
-            for m, t in todo:
-                row = self.run_trial(state, e, seed, m, t)
-                results.append(row)
-                n_new += 1
-                finished += 1
-                elapsed = time.perf_counter() - t_start
-                eta = elapsed / n_new * (total - finished)
-                self.say(
-                    f"[tune] {finished}/{total} split {e + 1} seed {seed} {m} trial {t}: "
-                    f"objective {row.get('objective', math.inf):.2f} "
-                    f"({row['status']}; eta {eta / 60:.1f} min)"
-                )
-        return n_new
-
-    def prepare(self, entry: GridEntry, seed: int, datasets: dict[str, Any]) -> dict[str, Any]:
-        split_cfg = entry.split.replace(seed=seed)
-        train_cfg = entry.train.replace(seed=seed)
-        name = split_cfg.dataset
-        if name not in datasets:
-            datasets.clear()
-            datasets[name] = load_dataset(name, self.plan.config.data_dir)
-        ds = datasets[name]
-        if entry.model.name == "cnn" and not ds.is_image:
-            raise ConfigError(f"dataset '{ds.name}' is tabular; set [model] name = \"mlp\"")
-        split = make_split(ds, split_cfg)
-        data = unlearning_data(ds, split, augment=train_cfg.augment)
-        kw: dict[str, Any] = {
-            "device": self.device,
-            "cache_dir": self.cache,
-            "show_progress": self.show,
-        }
-        original, _ = obtain_model("original", split, data, entry.model, train_cfg, **kw)
-        retrained, _ = obtain_model(
-            "retrain", split, data, entry.model, retrain_recipe(train_cfg), **kw
-        )
-        state = {
-            "split_cfg": split_cfg,
-            "train_cfg": train_cfg,
-            "model_cfg": entry.model,
-            "data": data,
-            "original": original,
-            "split_sha256": split.sha256,
-        }
-        state["retrain_metrics"] = self.metrics(state, retrained)
-        return state
-
-    def metrics(self, state: dict[str, Any], model: Any) -> dict[str, float]:
-        split_cfg = state["split_cfg"]
-        out = collect_outputs(
-            model,
-            state["data"],
-            self.device,
-            batch_size=self.eval_cfg.batch_size,
-            parts=("retain", "forget", "val"),
-            max_retain=self.eval_cfg.max_retain,
-            seed=self.eval_cfg.seed,
-        )
-        classes = tuple(split_cfg.forget_classes) if split_cfg.scenario != "random" else ()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return evaluate_outputs(
-                _val_as_test(out),
-                scenario=split_cfg.scenario,
-                forget_classes=classes,
-                num_classes=state["data"].num_classes,
-                config=self.eval_cfg,
-            )
-
-    def run_trial(
-        self, state: dict[str, Any], entry: int, seed: int, method: str, trial: int
-    ) -> dict:
-        params = self.trials[method][trial]
-        row: dict[str, Any] = {
-            "trial_id": self.trial_id(entry, seed, method, trial),
-            "entry": entry,
-            "method": method,
-            "trial": trial,
-            "params": params,
-            "split_sha256": state["split_sha256"],
-            "seed": seed,
-        }
-        t0 = time.perf_counter()
-        try:
-            cls = get_method_class(method).config_cls
-            config = cls.from_dict({**params, "seed": seed})
-            outcome = unlearn_copy(
-                method,
-                config,
-                state["original"],
-                state["data"],
-                device=self.device,
-                model_config=state["model_cfg"],
-                train_config=state["train_cfg"],
-            )
-            metrics = self.metrics(state, outcome.model)
-            row.update(
-                status="ok",
-                metrics=metrics,
-                retrain_metrics=state["retrain_metrics"],
-                objective=objective(metrics, state["retrain_metrics"]),
-                wall_time=float(outcome.wall_time),
-            )
-        except Exception as exc:  # a diverging trial is a result, not a crash of the search
-            if isinstance(exc, KeyboardInterrupt):  # pragma: no cover
-                raise
-            row.update(status="failed", error=f"{type(exc).__name__}: {exc}", objective=math.inf)
-        row["elapsed"] = time.perf_counter() - t0
-        return row
-
-    def summarise(self) -> dict[str, Any]:
-        rows = ResultsFile(self.out / TRIALS_FILE).load()
-        by_id = {r["trial_id"]: r for r in rows}
-        methods: dict[str, Any] = {}
-        for m in self.methods:
-            objectives, walls = [], []
-            for t in range(len(self.trials[m])):
-                vals, wall = [], 0.0
-                for e, seed in self.groups():
-                    r = by_id.get(self.trial_id(e, seed, m, t))
-                    if r is None or r.get("status") != "ok":
-                        vals.append(math.inf)
-                    else:
-                        vals.append(float(r["objective"]))
-                        wall += float(r.get("wall_time", 0.0))
-                objectives.append(float(np.mean(vals)))
-                walls.append(wall)
-            best = int(np.argmin(objectives))  # first minimum: ties go to the earlier trial
-            base = self.trials[m][0]
-            changes = {k: v for k, v in self.trials[m][best].items() if base.get(k, _MISSING) != v}
-            methods[m] = {
-                "trials": self.trials[m],
-                "objectives": objectives,
-                "wall_times": walls,
-                "best_trial": best,
-                "best_objective": objectives[best],
-                "best": self.trials[m][best],
-                "best_changes": changes,
-                "search_space": {
-                    k: d.describe() for k, d in get_method_class(m).search_space.items()
-                },
-            }
-        return {
-            "objective_keys": list(OBJECTIVE_KEYS),
-            "tune": self.cfg.to_dict(),
-            "splits": [e.to_dict()["split"] for e in self.plan.entries],
-            "methods": methods,
-            "device": str(self.device),
-            "version": unlearnkit.__version__,
-        }
+def _short(v: Any) -> str:
+    return f"{v:.3g}" if isinstance(v, float) else str(v)
 
 
-_MISSING = object()
+def _num(v: Any) -> str:
+    if v is None:
+        return "—"
+    return f"{v:.2f}" if isinstance(v, float) else str(v)
 
 
 def run_tuning(
@@ -462,128 +448,14 @@ def run_tuning(
     *,
     show_progress: bool = True,
 ) -> TuneOutcome:
-    """Tune every method of ``plan`` (see the module docstring) and write ``OUT/``:
-    ``trials.jsonl`` (one row per trial and split), ``tuning.json`` (objectives and the best
-    config per method), ``tuning.md`` (a table) and ``tuned.toml`` (``sections`` with the
-    best ``[methods.<name>]`` tables)."""
-    for m in cfg.methods:
-        if m in REFERENCE_METHODS:
-            raise ConfigError(f"'{m}' has nothing to tune; leave it out of --methods")
-        get_method_class(m)
+    """Tune every method of ``plan`` on every setting (see the module docstring) and write
+    ``OUT/``: ``study.db``, ``trials.jsonl``, ``tuning.json``, ``tuning.md`` with figures and
+    ``tuned.toml`` (``sections`` with the winners)."""
+    from unlearnkit.tuning.report import write_outputs
+
     out = Path(out_dir)
-    tuner = _Tuner(plan, cfg, out, show_progress)
-    tuner.check_folder()
-    n_new = tuner.run()
-    summary = tuner.summarise()
-    atomic_write_text(out / "tuning.json", json.dumps(clean_json(summary), indent=2))
-    atomic_write_text(out / "tuning.md", _markdown(summary))
-    tuned = {k: copy.deepcopy(v) for k, v in sections.items() if k != "methods"}
-    methods_table = {k: dict(v) for k, v in (sections.get("methods") or {}).items()}
-    for m, s in summary["methods"].items():
-        if math.isfinite(s["best_objective"]):
-            methods_table[m] = dict(s["best"])
-    tuned["methods"] = methods_table
-    header = (
-        f"# Written by `unlearnkit tune` (unlearnkit {unlearnkit.__version__}): the benchmark "
-        f"file with each method's best of {cfg.trials} configurations\n# on the val split at "
-        f"tuning seed(s) {', '.join(str(x) for x in cfg.seeds)} (objective: mean "
-        f"|method - retrain| in pp over "
-        f"{', '.join(OBJECTIVE_KEYS)}; see tuning.md).\n\n"
-    )
-    tuned_path = out / "tuned.toml"
-    atomic_write_text(tuned_path, header + to_toml(tuned))
+    tuner = _Tuner(plan, sections, cfg, out, show_progress)
+    storage = tuner.check_folder()
+    n_new = tuner.run(storage)
+    summary, tuned_path = write_outputs(tuner, storage, sections)
     return TuneOutcome(out, summary, tuned_path, n_new)
-
-
-def _markdown(summary: Mapping[str, Any]) -> str:
-    t = summary["tune"]
-    lines = [
-        "# Hyperparameter search on the val split",
-        "",
-        f"{t['trials']} configurations per method (trial 0 = the benchmark file's config), "
-        f"tuning seed(s) {', '.join(str(x) for x in t['seeds'])}, sampler seed "
-        f"{t['sampler_seed']}. Objective: mean "
-        f"|method − retrain| in percentage points over {', '.join(summary['objective_keys'])}, "
-        "computed with val in the place of test, averaged over the splits and tuning seeds "
-        "(lower is better).",
-        "",
-        "| method | trial-0 objective | best objective | best trial | best config (changes) "
-        "| search space |",
-        "|---|---|---|---|---|---|",
-    ]
-    for m, s in summary["methods"].items():
-        changes = ", ".join(f"{k} = {v}" for k, v in s["best_changes"].items()) or "(trial 0)"
-        space = "; ".join(f"{k}: {d}" for k, d in s["search_space"].items())
-        lines.append(
-            f"| {m} | {s['objectives'][0]:.2f} | {s['best_objective']:.2f} | {s['best_trial']} "
-            f"| {changes} | {space} |"
-        )
-    lines += ["", "## Every trial", "", "| method | trial | objective | method wall (s) | config |"]
-    lines.append("|---|---|---|---|---|")
-    for m, s in summary["methods"].items():
-        for i, (cfg, obj, wall) in enumerate(
-            zip(s["trials"], s["objectives"], s["wall_times"], strict=True)
-        ):
-            c = ", ".join(f"{k} = {v}" for k, v in cfg.items()) or "(defaults)"
-            lines.append(f"| {m} | {i} | {obj:.2f} | {wall:.1f} | {c} |")
-    return "\n".join(lines) + "\n"
-
-
-# --------------------------------------------------------------------------- TOML writing
-
-
-def _toml_scalar(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        if not math.isfinite(v):
-            raise ConfigError(f"cannot write the non-finite value {v} to TOML")
-        return repr(v)
-    if isinstance(v, str):
-        return json.dumps(v, ensure_ascii=False)
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_toml_scalar(x) for x in v) + "]"
-    if isinstance(v, Mapping):
-        return "{" + ", ".join(f"{k} = {_toml_scalar(x)}" for k, x in v.items()) + "}"
-    raise ConfigError(f"cannot write {v!r} ({type(v).__name__}) to TOML")
-
-
-def _is_table_list(v: Any) -> bool:
-    return isinstance(v, (list, tuple)) and bool(v) and all(isinstance(x, Mapping) for x in v)
-
-
-def to_toml(data: Mapping[str, Any]) -> str:
-    """Serialise nested dicts of scalars and lists as TOML (tables, sub-tables, arrays of
-    tables; dicts inside an array of tables become inline tables). ``None`` values are left
-    out (TOML has no null; a missing key takes the config default, which is what None means
-    for the options that allow it)."""
-    lines: list[str] = []
-
-    def emit(table: Mapping[str, Any], path: Sequence[str]) -> None:
-        scalars = {
-            k: v
-            for k, v in table.items()
-            if v is not None and not isinstance(v, Mapping) and not _is_table_list(v)
-        }
-        subtables = {k: v for k, v in table.items() if isinstance(v, Mapping)}
-        lists = {k: v for k, v in table.items() if _is_table_list(v)}
-        if path and (scalars or not (subtables or lists)):
-            lines.append(f"[{'.'.join(path)}]")
-        for k, v in scalars.items():
-            lines.append(f"{k} = {_toml_scalar(v)}")
-        if path and (scalars or not (subtables or lists)):
-            lines.append("")
-        for k, v in subtables.items():
-            emit(v, [*path, k])
-        for k, items in lists.items():
-            for item in items:
-                lines.append(f"[[{'.'.join([*path, k])}]]")
-                for ik, iv in item.items():
-                    if iv is not None:
-                        lines.append(f"{ik} = {_toml_scalar(iv)}")
-                lines.append("")
-
-    emit(data, [])
-    return "\n".join(lines).rstrip() + "\n"
