@@ -332,3 +332,17 @@ def test_shipped_fashion_mnist_config_carries_the_recorded_tuning() -> None:
         assert len(s["objectives"]) == record["tune"]["trials"]  # the same budget for each
         assert s["best_objective"] == min(s["objectives"])
     assert set(record["methods"]) == set(plan.config.methods)
+
+
+@pytest.mark.slow
+def test_workers_ask_rounds_of_trials_reproducibly(tiny_file, tmp_path):
+    # 2 trials per ask-and-tell round: 5 trials = rounds of 2, 2 and 1 (never over budget)
+    kw = dict(trials=5, methods=("finetune",), startup_trials=2, workers=2)
+    _tune(tiny_file, tmp_path / "a", **kw)
+    _tune(tiny_file, tmp_path / "b", **kw)
+    name = "finetune/0-digits-partial-class"
+    a, b = _params(tmp_path / "a", name), _params(tmp_path / "b", name)
+    assert a == b and len(a) == 5
+    _tune(tiny_file, tmp_path / "c", **{**kw, "workers": 1})
+    c = _params(tmp_path / "c", name)
+    assert a[:2] == c[:2]  # the random start does not depend on the rounds
