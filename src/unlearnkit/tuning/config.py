@@ -55,9 +55,9 @@ class TuneConfig(Config):
     )
     objective: str = option(
         "avg_gap",
-        "what is minimised on val: avg_gap (SalUn's Avg. Gap: forget, retain, val accuracy, "
-        "MIA-efficacy) or avg_gap_repr (accuracies, loss attack, embedding attack, probe); "
-        "gaps to retrain in points",
+        "what is minimised on val (gaps to retrain in points): avg_gap (SalUn's Avg. Gap: "
+        "forget, retain, val accuracy, MIA-efficacy) or avg_gap_repr (forget accuracy, loss "
+        "attack, linear probe, logistic-regression embedding attack)",
         choices=tuple(OBJECTIVES),
     )
     multi_objective: bool = option(

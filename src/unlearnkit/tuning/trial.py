@@ -41,7 +41,7 @@ from unlearnkit.methods.retrain import retrain_recipe
 from unlearnkit.models import FeatureClassifier, ModelConfig
 from unlearnkit.pipeline import obtain_model
 from unlearnkit.training import TrainConfig
-from unlearnkit.tuning.objective import output_change
+from unlearnkit.tuning.objective import TUNER_ATTACKERS, output_change
 
 __all__ = ["TuneGroup", "evaluate_trial", "partition_val", "prepare_group", "tuning_eval_config"]
 
@@ -52,7 +52,7 @@ EVAL_PARTS = ("retain", "forget", "val")
 def tuning_eval_config(base: EvalConfig, *, mia: bool) -> EvalConfig:
     """The benchmark's caps and seed with the cheap attack set of the objectives (the
     logistic-regression embedding attacker; MIA-efficacy only when the objective needs it)."""
-    return base.replace(attackers=("logreg",), mia=mia, transfer=False, relearn=False)
+    return base.replace(attackers=TUNER_ATTACKERS, mia=mia, transfer=False, relearn=False)
 
 
 def partition_val(val: TensorSet, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
