@@ -157,3 +157,38 @@ def test_toml_files_that_are_not_utf8_text(tmp_path):
         load_toml(latin1)
     with pytest.raises(ConfigError, match=r"is a folder; pass the path of a \.toml file"):
         load_toml(tmp_path)
+
+
+def test_boolean_flags_named_no_something_store_what_they_say():
+    import argparse
+    from dataclasses import dataclass
+
+    from unlearnkit.config import Config, add_config_arguments, config_from_args, option
+
+    @dataclass(frozen=True)
+    class Flags(Config):
+        no_cache: bool = option(False, "always train afresh")
+        augment: bool = option(True, "augment")
+
+    parser = argparse.ArgumentParser()
+    add_config_arguments(parser, Flags)
+
+    def parse(*argv: str) -> Flags:
+        return config_from_args(Flags, parser.parse_args(list(argv)))
+
+    assert parse("--no-cache").no_cache is True
+    assert parse("--no-no-cache").no_cache is False
+    assert parse().no_cache is False
+    assert parse("--no-augment").augment is False
+    assert parse("--augment").augment is True
+
+
+def test_run_no_cache_flag_reaches_the_run_config():
+    from unlearnkit.cli import build_parser
+    from unlearnkit.config import config_from_args
+    from unlearnkit.pipeline import RunConfig
+
+    parser = build_parser()
+    for argv, expected in ((["run", "--no-cache"], True), (["run", "--no-no-cache"], False)):
+        cfg = config_from_args(RunConfig, parser.parse_args(argv))
+        assert cfg.no_cache is expected

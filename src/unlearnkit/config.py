@@ -22,7 +22,7 @@ import math
 import sys
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -278,6 +278,26 @@ def _dest(prefix: str, name: str, aliases: dict[str, str] | None = None) -> str:
     return (f"{prefix}_" if prefix else "") + name
 
 
+class _BoolFlag(argparse.BooleanOptionalAction):
+    """``--flag`` / ``--no-flag``, decided by which of the two was given — not, as argparse's
+    own action does, by a ``--no-`` prefix, which made both ``--no-cache`` and
+    ``--no-no-cache`` store False for a field named ``no_cache``."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        self._positive = frozenset(option_strings)
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        if option_string in self.option_strings:
+            setattr(namespace, self.dest, option_string in self._positive)
+
+
 def add_config_arguments(
     parser: argparse.ArgumentParser | Any,
     cls: type[Config],
@@ -310,7 +330,7 @@ def add_config_arguments(
         if f.metadata.get("choices") and typing.get_origin(tp) is not tuple:
             kwargs["choices"] = list(f.metadata["choices"])
         if tp is bool:
-            kwargs["action"] = argparse.BooleanOptionalAction
+            kwargs["action"] = _BoolFlag
         elif typing.get_origin(tp) is tuple:
             kwargs["nargs"] = "*"
             kwargs["metavar"] = typing.get_args(tp)[0].__name__.upper()
