@@ -10,7 +10,8 @@ the forget-accuracy gap there is to close):
 * **over-forgot**: forget accuracy more than ``max(5, 0.25·G0)`` *below* retrain's;
 * **under-forgot**: more than that *above* retrain's (the share of ``G0`` it closed is shown);
 * **collateral damage**: test or retain accuracy more than 2 below ``min(retrain, original)``;
-* **closest to retrain**: the smallest Avg. Gap among the methods (not given to a no-op).
+* **closest to retrain**: the smallest representation-level Avg. Gap among the methods (not
+  given to a no-op).
 
 When ``G0`` is under :data:`NOTHING_TO_UNLEARN` points, a first line says that there is little
 to unlearn, so the verdicts say little.
@@ -34,9 +35,7 @@ NOTHING_TO_UNLEARN = 2.0
 __all__ = [
     "COLUMNS",
     "NOTHING_TO_UNLEARN",
-    "SALUN_GAP_KEYS",
     "compact_table",
-    "salun_avg_gap",
     "verdicts",
 ]
 
@@ -49,38 +48,23 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("loss_auc", "loss AUC"),
     ("emb_logreg_auc", "emb AUC"),
 )
-#: SalUn's Avg. Gap (Fan et al. 2024): retain, forget, test accuracy and MIA-efficacy
-SALUN_GAP_KEYS: tuple[str, ...] = (
-    "retain_acc",
-    "forget_acc",
-    "test_acc",
-    "mia_efficacy_confidence",
-)
-
-
-def salun_avg_gap(result: EvaluationResult, name: str) -> float:
-    """SalUn's Avg. Gap: mean ``|name − retrain|`` in points over :data:`SALUN_GAP_KEYS`."""
-    ref = result.rows.get(result.reference)
-    row = result.rows[name]
-    if ref is None:
-        return math.nan
-    vals = [
-        abs(row[k] - ref[k]) * 100.0
-        for k in SALUN_GAP_KEYS
-        if _finite(row.get(k)) and _finite(ref.get(k))
-    ]
-    return sum(vals) / len(vals) if vals else math.nan
 
 
 def _finite(v: object) -> bool:
     return isinstance(v, (int, float)) and math.isfinite(v)
 
 
-def _wide_gap(result: EvaluationResult, name: str) -> float:
+def _gap(result: EvaluationResult, name: str, kind: str) -> float:
+    """``kind`` = ``avg_gap`` (SalUn's) or ``avg_gap_repr`` (representation level); NaN when
+    undefined (no retrain row, no metric of that average)."""
     try:
-        return result.avg_gap(name)
+        return result.avg_gap(name, kind=kind)
     except EvaluationError:
         return math.nan
+
+
+def _wide_gap(result: EvaluationResult, name: str) -> float:
+    return _gap(result, name, "avg_gap_repr")
 
 
 def _order(result: EvaluationResult) -> list[str]:
@@ -95,14 +79,14 @@ def _cell(v: object, digits: int = 1) -> str:
 def compact_table(result: EvaluationResult) -> str:
     """Methods as rows; headline metrics (%), SalUn's Avg. Gap (4 metrics), the wide Avg. Gap,
     wall time. Plain aligned text, under 100 columns for method names up to 16 characters."""
-    header = ["method", *(h for _, h in COLUMNS), "Gap(4)", "Gap(all)", "time s"]
+    header = ["method", *(h for _, h in COLUMNS), "Gap", "Gap(repr)", "time s"]
     body = []
     for m in _order(result):
         row = result.rows[m]
         name = f"{m} (ref.)" if m == result.reference else m
         cells = [name, *(_cell(100 * row[k] if _finite(row.get(k)) else None) for k, _ in COLUMNS)]
         cells += [
-            _cell(salun_avg_gap(result, m), 2),
+            _cell(_gap(result, m, "avg_gap"), 2),
             _cell(_wide_gap(result, m), 2),
             _cell(row.get("wall_time"), 1),
         ]
@@ -117,8 +101,9 @@ def compact_table(result: EvaluationResult) -> str:
     lines = [fmt(header), "  ".join("-" * w for w in widths), *(fmt(r) for r in body)]
     lines.append(
         "accuracies, MIA-efficacy (confidence), loss-attack and logistic embedding-attack AUC "
-        "in %; Gap(4) = SalUn's Avg. Gap (retain, forget, test acc., MIA-eff.), Gap(all) = "
-        "the wide Avg. Gap (docs/metrics.md); both in points vs retrain, lower is better."
+        "in %; Gap = SalUn's Avg. Gap (retain, forget, test acc., MIA-eff.), Gap(repr) = the "
+        "representation-level Avg. Gap (docs/metrics.md); both in points vs retrain, lower is "
+        "better."
     )
     return _wrap(lines, 100)
 
@@ -168,7 +153,7 @@ def _verdict(
         parts.append("collateral damage: " + ", ".join(damage))
     verdict = "; ".join(parts)
     if m == best and not noop:
-        verdict = f"closest to retrain (Gap(all) {wide:.2f}); " + verdict
+        verdict = f"closest to retrain (Gap(repr) {wide:.2f}); " + verdict
     return verdict, parts
 
 

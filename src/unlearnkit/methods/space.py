@@ -140,9 +140,7 @@ class Choice:
             raise ConfigError("choice needs at least one value, got an empty list")
         for v in self.values:
             if not isinstance(v, (bool, int, float, str)):
-                raise ConfigError(
-                    f"choice values must be numbers, strings or booleans, got {v!r}"
-                )
+                raise ConfigError(f"choice values must be numbers, strings or booleans, got {v!r}")
         if len(set(self.values)) != len(self.values):
             raise ConfigError(f"choice has duplicate values: {list(self.values)}")
 
