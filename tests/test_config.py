@@ -192,3 +192,13 @@ def test_run_no_cache_flag_reaches_the_run_config():
     for argv, expected in ((["run", "--no-cache"], True), (["run", "--no-no-cache"], False)):
         cfg = config_from_args(RunConfig, parser.parse_args(argv))
         assert cfg.no_cache is expected
+
+
+def test_a_section_that_is_not_a_table():
+    from unlearnkit.data.splits import SplitConfig
+
+    with pytest.raises(ConfigError, match=r"options of \[split\] must be a table .*, got 3"):
+        SplitConfig.from_dict(3)  # type: ignore[arg-type]
+    args = argparse.Namespace()
+    with pytest.raises(ConfigError, match=r"options of Ranged must be a table"):
+        config_from_args(Ranged, args, base=[1, 2])  # type: ignore[arg-type]

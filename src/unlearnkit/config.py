@@ -60,8 +60,8 @@ def option(
     return dataclasses.field(default=default, metadata=meta)
 
 
-#: every integer field named ``seed`` or ``*_seed`` must lie in [0, 2**32) (NumPy's legacy
-#: seeding and scikit-learn's ``random_state`` accept no more)
+#: every integer field named ``seed``, ``*_seed``, ``seeds`` or ``*_seeds`` must lie in
+#: [0, 2**32) (NumPy's legacy seeding and scikit-learn's ``random_state`` accept no more)
 SEED_BOUNDS: tuple[tuple[str, float], ...] = (("ge", 0), ("lt", 2**32))
 _OPS: dict[str, tuple[str, Callable[[float, float], bool]]] = {
     "ge": (">=", lambda a, b: a >= b),
@@ -73,7 +73,7 @@ _OPS: dict[str, tuple[str, Callable[[float, float], bool]]] = {
 
 def _bounds(f: dataclasses.Field[Any]) -> tuple[tuple[str, float], ...]:
     explicit = f.metadata.get("bounds") or ()
-    if not explicit and (f.name == "seed" or f.name.endswith("_seed")):
+    if not explicit and any(f.name == w or f.name.endswith("_" + w) for w in ("seed", "seeds")):
         return SEED_BOUNDS
     return tuple(explicit)
 
@@ -146,6 +146,19 @@ def _coerce(name: str, tp: Any, value: Any) -> Any:
     )
 
 
+def _as_mapping(cls: type[Config], data: Any) -> dict[str, Any]:
+    """``data`` as a dict of options, or a ConfigError when it is not a table (e.g. a config
+    file's ``split = 3`` where a ``[split]`` table belongs)."""
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        where = f"[{cls.section}]" if cls.section else cls.__name__
+        raise ConfigError(
+            f"the options of {where} must be a table of key = value pairs, got {data!r}"
+        )
+    return dict(data)
+
+
 def _check_field(f: dataclasses.Field[Any], hint: Any, value: Any) -> Any:
     """Coerce one field's value and check its choices and range; returns the coerced value."""
     coerced = _coerce(f.name, hint, value)
@@ -207,7 +220,7 @@ class Config:
     @classmethod
     def from_dict(cls: type[C], data: Mapping[str, Any] | None) -> C:
         """Build from a mapping; unknown keys are an error listing the known ones."""
-        data = dict(data or {})
+        data = _as_mapping(cls, data)
         known = cls.field_names()
         unknown = sorted(k for k in data if k.replace("-", "_") not in known)
         if unknown:
@@ -370,7 +383,7 @@ def config_from_args(
     The merged config is validated as one, and every base value is checked on its own too, so
     a wrong value in a file is reported even when a flag overrides it. An error about a value
     that a flag set names the flag."""
-    data = dict(base or {})
+    data = _as_mapping(cls, base)
     known = cls.field_names()
     unknown = sorted(k for k in data if k.replace("-", "_") not in known)
     if unknown:

@@ -30,6 +30,8 @@ SCHEDULES = ("cosine", "step", "constant")
 class TrainConfig(Config):
     """The training recipe shared by the original model and the retrain reference."""
 
+    section = "train"
+
     epochs: int = option(30, "training epochs (at least 1: an untrained model is no reference)")
     batch_size: int = option(64, "mini-batch size", ge=1)
     lr: float = option(0.05, "initial learning rate (SGD)", gt=0)

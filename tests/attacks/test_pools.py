@@ -132,3 +132,24 @@ def test_bad_arguments(tmp_path, tiny_data):
         pool.ensure(0)
     with pytest.raises(ConfigError, match="not built"):
         pool.load(0)
+
+
+def test_changed_features_make_a_new_pool(tmp_path, digits, tiny_split):
+    """Same split and labels, one feature value changed: the pool must not reuse old models."""
+    from unlearnkit.data.base import ArrayDataset
+    from unlearnkit.data.batching import unlearning_data
+
+    fn = CountingTrain()
+    data = unlearning_data(digits, tiny_split)
+    assert _pool(tmp_path, data, fn=fn).ensure(1) == 1
+    x = digits.x.clone()
+    x[int(tiny_split.retain[0]), 0, 3, 3] += 1.0
+    changed = ArrayDataset(digits.name, x, digits.y, digits.num_classes, source="changed")
+    assert changed.content_sha256 != digits.content_sha256
+    changed_data = unlearning_data(changed, tiny_split)
+    pool = _pool(tmp_path, changed_data, fn=fn)
+    assert pool.path != _pool(tmp_path, data, fn=fn).path
+    assert pool.ensure(1) == 1 and len(fn.calls) == 2
+    # an identical reload keeps the key (the hash is of content, not of the object)
+    same = ArrayDataset(digits.name, digits.x.clone(), digits.y.clone(), digits.num_classes)
+    assert _pool(tmp_path, unlearning_data(same, tiny_split), fn=fn).ensure(1) == 0

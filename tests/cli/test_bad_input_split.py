@@ -49,6 +49,7 @@ def test_numeric_options(
         ("[split]\nforget_size = 'half'\n", ["--forget-size", "0.3"], r"expects float, got 'half'"),
         ("[split]\nseed = -2\n", ["--split-seed", "1"], r"'seed' must be >= 0"),
         ("[split]\nforget_sise = 0.3\n", [], r"unknown key\(s\) \['forget_sise'\]"),
+        ("split = 3\n", [], r"options of \[split\] must be a table of key = value pairs, got 3"),
     ],
 )
 def test_config_file_values(

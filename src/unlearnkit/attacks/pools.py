@@ -64,14 +64,17 @@ def pool_key(
     train_cfg: TrainConfig,
     seed_base: int,
     retain_fraction: float | None,
+    data_sha256: str = "",
 ) -> str:
-    """The identity of a pool: a hash of everything that determines its models (except K)."""
+    """The identity of a pool: a hash of everything that determines its models (except K),
+    the data's content (``UnlearningData.content_sha256``) included."""
     recipe = {k: v for k, v in train_cfg.to_dict().items() if k != "seed"}
     blob = json.dumps(
         {
             "kind": kind,
             "dataset": split.config.dataset,
             "split": split.sha256,
+            "data": data_sha256,
             "model": model_cfg.to_dict(),
             "train": recipe,
             "seed_base": int(seed_base),
@@ -144,7 +147,15 @@ class ModelPool:
         self.train_fn: TrainFn = train_fn if train_fn is not None else train_fresh
         self.device = torch.device(device)
         self.show_progress = show_progress
-        self.key = pool_key(kind, split, model_cfg, train_cfg, self.seed_base, self.retain_fraction)
+        self.key = pool_key(
+            kind,
+            split,
+            model_cfg,
+            train_cfg,
+            self.seed_base,
+            self.retain_fraction,
+            data.content_sha256,
+        )
         self.path = Path(root) / f"{split.config.dataset}-{kind}-{self.key}"
         self.trained_count = 0
         self._index: dict[str, Any] = self._read_index()

@@ -3,8 +3,9 @@ device; batches are index slices of it (no per-sample Python work, no DataLoader
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -121,6 +122,24 @@ class UnlearningData:
     input_shape: tuple[int, ...]
     augment: bool = False
     split: Split | None = None
+    _content_sha256: str | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def content_sha256(self) -> str:
+        """SHA-256 of the data these tensors hold, for cache keys of anything trained on them.
+
+        From :func:`unlearning_data`: the dataset's content hash with the split's hash (which
+        fixes the indices and the training labels). Otherwise hashed from the tensors once.
+        """
+        if self._content_sha256 is None:
+            h = hashlib.sha256()
+            for part in (self.retain, self.forget, self.val, self.val_domain, self.test):
+                for t in (part.x, part.y):
+                    arr = np.ascontiguousarray(t.detach().cpu().numpy())
+                    h.update(f"{arr.dtype.str}{arr.shape}|".encode())
+                    h.update(arr.data)
+            self._content_sha256 = h.hexdigest()
+        return self._content_sha256
 
     @property
     def train(self) -> TensorSet:
@@ -141,6 +160,7 @@ class UnlearningData:
             self.input_shape,
             self.augment,
             self.split,
+            self._content_sha256,
         )
 
 
@@ -177,4 +197,5 @@ def unlearning_data(
         input_shape=ds.input_shape,
         augment=augment,
         split=split,
+        _content_sha256=hashlib.sha256(f"{ds.content_sha256}|{split.sha256}".encode()).hexdigest(),
     )

@@ -47,6 +47,8 @@ SPLIT_FORMAT = 1
 class SplitConfig(Config):
     """How to split a dataset for unlearning (DESIGN §2)."""
 
+    section = "split"
+
     dataset: str = option("digits", "dataset name (see `unlearnkit list datasets`)")
     scenario: str = option(
         "partial-class",

@@ -84,6 +84,8 @@ def pool_to_vector(h: torch.Tensor) -> torch.Tensor:
 class ModelConfig(Config):
     """Which architecture to build (input shape and class count come from the dataset)."""
 
+    section = "model"
+
     name: str = option("cnn", "architecture: mlp, cnn or resnet18 (see `unlearnkit list models`)")
     width: int = option(
         32,
