@@ -57,3 +57,16 @@ def write_npz(path: Path, *, y: Any = None, n: int = 60, seed: int = 0, **extra:
 def write_toml(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
+
+
+def bad_target(tmp_path: Path, setup: str | None, target: str) -> tuple[Path, Path]:
+    """An output path for the output-location cases: ``target`` below ``tmp_path`` (or absolute,
+    e.g. under /proc), its first component made a folder (``setup="dir"``) or a file holding
+    ``"precious"`` (``"file"``). Returns ``(path, first component)``."""
+    path = Path(target) if target.startswith("/") else tmp_path / target
+    first = tmp_path / target.split("/")[0]
+    if setup == "dir":
+        first.mkdir()
+    elif setup == "file":
+        first.write_text("precious")
+    return path, first

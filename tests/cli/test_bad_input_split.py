@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.badinput import call, refused, snapshot, write_npz, write_toml
+from tests.cli.badinput import bad_target, call, refused, snapshot, write_npz, write_toml
 
 
 @pytest.fixture()
@@ -109,12 +109,7 @@ def test_output_location_checked_first(
     target: str,
     pattern: str,
 ) -> None:
-    path = tmp_path / target if not target.startswith("/") else Path(target)
-    first = tmp_path / target.split("/")[0]
-    if setup == "dir":
-        first.mkdir()
-    elif setup == "file":
-        first.write_text("precious")
+    path, first = bad_target(tmp_path, setup, target)
     refused(capsys, pattern, "split", "--out", path)
     if setup == "file":
         assert first.read_text() == "precious"

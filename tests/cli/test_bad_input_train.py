@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.badinput import TINY, call, refused, snapshot, write_npz
+from tests.cli.badinput import TINY, bad_target, call, refused, snapshot, write_npz
 
 
 @pytest.fixture(scope="module")
@@ -83,12 +83,7 @@ def test_output_location_checked_before_training(
     target: str,
     pattern: str,
 ) -> None:
-    path = Path(target) if target.startswith("/") else tmp_path / target
-    first = tmp_path / target.split("/")[0]
-    if setup == "dir":
-        first.mkdir()
-    elif setup == "file":
-        first.write_text("precious")
+    path, first = bad_target(tmp_path, setup, target)
     refused(capsys, pattern, "train", "--split", earlier / "s.json", "--out", path, *TINY)
     assert not list(tmp_path.rglob("*.safetensors"))
     if setup == "file":
