@@ -41,6 +41,12 @@ from unlearnkit.methods.space import Choice, LogUniform, SearchSpace
 from unlearnkit.models import FeatureClassifier
 from unlearnkit.models.adapter import require_feature_classifier
 from unlearnkit.nn import DomainDiscriminator, GradientReversal, lambda_at
+from unlearnkit.nn.layered import (
+    LayeredDiscriminator,
+    layer_representations,
+    layered_accuracy,
+    layered_domain_loss,
+)
 from unlearnkit.nn.schedules import LAMBDA_SCHEDULES
 from unlearnkit.utils import check_finite, eval_mode, log
 
@@ -102,6 +108,17 @@ class SureConfig(LoopConfig):
         R + "representation to erase: None = penultimate "
         "embedding, or a named block of the model (pooled to a vector)",
     )
+    layers: tuple[str, ...] = option(
+        (),
+        "(extension, not in the paper) erase at several representations at once: named blocks "
+        "of the model, one discriminator each, read in one forward pass; empty = the single "
+        "`layer` (docs/sure.md)",
+    )
+    layer_weights: tuple[float, ...] = option(
+        (),
+        "(extension) weight w_k of each listed layer's domain loss, L_d = Σ_k w_k·L_d^k; "
+        "empty = 1 for every layer",
+    )
     holdout_fraction: float = option(
         0.2,
         R + "fraction of forget and validation-domain examples "
@@ -143,6 +160,7 @@ class SureConfig(LoopConfig):
             raise ConfigError(f"disc_dropout must be in [0, 1), got {self.disc_dropout}")
         if not self.disc_lr > 0:
             raise ConfigError(f"disc_lr must be > 0, got {self.disc_lr}")
+        self._validate_layers()
         if not 0 <= self.holdout_fraction < 1:
             raise ConfigError(f"holdout_fraction must be in [0, 1), got {self.holdout_fraction}")
         if not 0 <= self.stop_band < 0.5:
@@ -150,6 +168,21 @@ class SureConfig(LoopConfig):
         for name in ("warmup_epochs", "warmup_patience", "stop_patience", "retain_epochs"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+
+    def _validate_layers(self) -> None:
+        if self.layers and self.layer is not None:
+            raise ConfigError(
+                f"set either layer ({self.layer!r}) or layers ({list(self.layers)}), not both"
+            )
+        if len(set(self.layers)) != len(self.layers):
+            raise ConfigError(f"layers has duplicates: {list(self.layers)}")
+        if self.layer_weights and len(self.layer_weights) != len(self.layers):
+            raise ConfigError(
+                f"layer_weights needs one weight per layer: {len(self.layers)} layers "
+                f"{list(self.layers)}, got {len(self.layer_weights)} weights"
+            )
+        if any(not (w >= 0 and np.isfinite(w)) for w in self.layer_weights):
+            raise ConfigError(f"layer_weights must be finite and >= 0, got {self.layer_weights}")
 
 
 def _split_holdout(
@@ -192,11 +225,12 @@ class Sure(UnlearningMethod):
                 "SURE needs a non-empty validation-domain set (held-out examples of the forget "
                 "distribution); the split has none: raise --val-size or pick classes present in val"
             )
-        if cfg.layer is not None and cfg.layer not in model.layer_names():
-            raise ConfigError(
-                f"unknown layer '{cfg.layer}' for SURE; this model's layers are: "
-                f"{', '.join(model.layer_names())} (or leave it unset for the embedding)"
-            )
+        for layer in (cfg.layer, *cfg.layers):
+            if layer is not None and layer not in model.layer_names():
+                raise ConfigError(
+                    f"unknown layer '{layer}' for SURE; this model's layers are: "
+                    f"{', '.join(model.layer_names())} (or leave it unset for the embedding)"
+                )
         if len(val_domain) < len(data.forget):
             warnings.warn(
                 f"SURE: the validation-domain set ({len(val_domain)}) is smaller than the "
@@ -210,8 +244,15 @@ class Sure(UnlearningMethod):
         self.val_steps, self.val_held = _split_holdout(
             val_domain, cfg.holdout_fraction, self.generator
         )
-        dim = model.layer_dim(cfg.layer, data.input_shape)
-        self.disc = DomainDiscriminator(dim, cfg.disc_hidden, cfg.disc_dropout).to(self.device)
+        self.disc: torch.nn.Module
+        if cfg.layers:  # one discriminator per layer (extension; nn.layered)
+            dims = [model.layer_dim(n, data.input_shape) for n in cfg.layers]
+            self.layer_weights = list(cfg.layer_weights) or [1.0] * len(cfg.layers)
+            self.disc = LayeredDiscriminator(dims, cfg.disc_hidden, cfg.disc_dropout)
+        else:
+            dim = model.layer_dim(cfg.layer, data.input_shape)
+            self.disc = DomainDiscriminator(dim, cfg.disc_hidden, cfg.disc_dropout)
+        self.disc.to(self.device)
         self.grl = GradientReversal(
             lambda_at(cfg.lambda_schedule, 0.0, cfg.lambda_max, cfg.dann_gamma)
         )
@@ -236,6 +277,8 @@ class Sure(UnlearningMethod):
         self.warmup_history = self._warmup(model)
 
     def represent(self, model: FeatureClassifier, x: torch.Tensor) -> torch.Tensor:
+        if self.config.layers:
+            return layer_representations(model, x, self.config.layers)[0]
         return model.features_at(x, self.config.layer)
 
     def _heldout_sets(self) -> tuple[TensorSet, TensorSet]:
@@ -245,7 +288,10 @@ class Sure(UnlearningMethod):
         return f, v
 
     def domain_accuracy(self, model: FeatureClassifier, forget: TensorSet, val: TensorSet) -> float:
-        """Balanced accuracy of the discriminator on (forget = 1, validation = 0)."""
+        """Balanced accuracy of the discriminator on (forget = 1, validation = 0); with
+        several layers, that of the most accurate layer's discriminator."""
+        if len(self.config.layers) > 1:  # one layer: (N,) logits, the code below
+            return self._disc_acc_on(self._embed(model, forget), self._embed(model, val))
         accs = []
         with eval_mode(model), eval_mode(self.disc):
             for data, target in ((forget, 1.0), (val, 0.0)):
@@ -305,6 +351,9 @@ class Sure(UnlearningMethod):
         return history
 
     def _disc_acc_on(self, zf: torch.Tensor, zv: torch.Tensor) -> float:
+        if len(self.config.layers) > 1:
+            with eval_mode(self.disc), torch.no_grad():
+                return max(layered_accuracy(self.disc(zf), self.disc(zv)))
         with eval_mode(self.disc):
             af = float((self.disc(zf) > 0).float().mean()) if len(zf) else 0.5
             av = float((self.disc(zv) <= 0).float().mean()) if len(zv) else 0.5
@@ -315,15 +364,16 @@ class Sure(UnlearningMethod):
         z = torch.cat([zf.detach(), zv.detach()])
         target = torch.cat([torch.ones(len(zf)), torch.zeros(len(zv))]).to(z.device)
         logits = self.disc(z)
-        loss = F.binary_cross_entropy_with_logits(logits, target)
+        loss = self._bce(logits, target)
         check_finite(loss, "SURE discriminator loss")
         self.disc_opt.zero_grad(set_to_none=True)
         loss.backward()
         if self.config.disc_grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self.disc.parameters(), self.config.disc_grad_clip)
         self.disc_opt.step()
-        self._disc_hits += int(((logits.detach() > 0).float() == target).sum())
-        self._disc_seen += len(target)
+        hits = (logits.detach() > 0).float() == target.view(-1, *[1] * (logits.ndim - 1))
+        self._disc_hits += int(hits.sum())
+        self._disc_seen += hits.numel()
         return float(loss.detach())
 
     # -- the adversarial step ---------------------------------------------------------------
@@ -347,7 +397,12 @@ class Sure(UnlearningMethod):
         if reverse:
             z = self.grl(z)
         target = torch.cat([torch.ones(len(z_forget)), torch.zeros(len(z_val))]).to(z.device)
-        return F.binary_cross_entropy_with_logits(self.disc(z), target)
+        return self._bce(self.disc(z), target)
+
+    def _bce(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if self.config.layers:  # Σ_k w_k · BCE_k (nn.layered)
+            return layered_domain_loss(logits, target, self.layer_weights)
+        return F.binary_cross_entropy_with_logits(logits, target)
 
     def loss(self, model: FeatureClassifier, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         """Feature-side loss ``CE(retain) + w·L_d(G_d(R(G_f(x))))``.
@@ -362,7 +417,10 @@ class Sure(UnlearningMethod):
         xv, _ = batch["val_domain"]
         nr, nf = len(xr), len(xf)
         x = torch.cat([xr, xf, xv])
-        if self.config.layer is None:
+        if self.config.layers:  # every erased layer and the embedding from one pass
+            z, emb = layer_representations(model, x, self.config.layers)
+            logits = model.head(emb[:nr])
+        elif self.config.layer is None:
             z = model.features(x)
             logits = model.head(z[:nr])
         else:
