@@ -57,7 +57,7 @@ from unlearnkit.tuning.study import (
     trial_seed,
 )
 from unlearnkit.tuning.trial import TuneGroup, evaluate_trial, prepare_group, tuning_eval_config
-from unlearnkit.utils import progress, resolve_device
+from unlearnkit.utils import log, progress, resolve_device
 
 __all__ = ["StudySpec", "TuneOutcome", "run_tuning", "study_name"]
 
@@ -304,6 +304,8 @@ class _StudyRun:
         for t in stale:  # died while its parameters were being drawn: not a trial
             self.study._storage.set_trial_user_attr(t._trial_id, "interrupted", True)
             self.study.tell(t.number, state=TrialState.FAIL)
+            if "fixed_params" in t.system_attrs:  # trial 0 (enqueued): ask it again
+                self.study.enqueue_trial(t.system_attrs["fixed_params"])
         resumed = [Trial(self.study, t._trial_id) for t in running if t not in stale]
         if resumed:
             n_new += self.evaluate(resumed)
@@ -369,19 +371,24 @@ class _StudyRun:
             self.cache[key] = clean_json(row)
         for trial in trials:
             rows = [self.cache[self.eval_id(g, trial.params)] for g in self.groups]
-            _tell(self.study, trial, rows, self.t.cfg)
+            frozen = _tell(self.study, trial, rows, self.t.cfg)
+            a = frozen.user_attrs
+            outcome = a.get("error") or f"objective {a['objective']:.2f}" + (
+                " (no-op)" if a.get("noop") else ""
+            )
+            log(f"[tune] {self.spec.name} trial {frozen.number}: {outcome}", enabled=self.t.show)
         return len(trials)
 
 
-def _tell(study: Any, trial: Any, rows: list[dict[str, Any]], cfg: TuneConfig) -> None:
-    """Aggregate a trial's evaluations over the tuning seeds and tell the study."""
+def _tell(study: Any, trial: Any, rows: list[dict[str, Any]], cfg: TuneConfig) -> Any:
+    """Aggregate a trial's evaluations over the tuning seeds and tell the study; returns the
+    told (frozen) trial."""
     from optuna.trial import TrialState
 
     failed = [r for r in rows if r.get("status") != "ok"]
     if failed:
         trial.set_user_attr("error", failed[0].get("error", "failed"))
-        study.tell(trial, state=TrialState.FAIL)
-        return
+        return study.tell(trial, state=TrialState.FAIL)
     per_seed = [gaps(r["metrics"], r["retrain_metrics"], cfg.objective) for r in rows]
     agg = {k: float(np.mean([g[k] for g in per_seed])) for k in per_seed[0]}
     tv = float(np.mean([r["change"]["forget"]["output_tv"] for r in rows]))
@@ -402,9 +409,8 @@ def _tell(study: Any, trial: Any, rows: list[dict[str, Any]], cfg: TuneConfig) -
     values = [agg["forget_gap"], agg["utility_gap"]] if cfg.multi_objective else [agg["objective"]]
     if not all(math.isfinite(v) for v in values):
         trial.set_user_attr("error", "objective is not finite (a metric could not be computed)")
-        study.tell(trial, state=TrialState.FAIL)
-        return
-    study.tell(trial, values)
+        return study.tell(trial, state=TrialState.FAIL)
+    return study.tell(trial, values)
 
 
 @dataclass
