@@ -15,6 +15,7 @@ from unlearnkit.benchmark.aggregate import (
     metric_table,
     paired_table,
     ranking_table,
+    rows_from_seeds,
     signal_table,
     summary_table,
 )
@@ -154,3 +155,20 @@ def test_report_names_the_best_method(tmp_path):
     md = build_report(out)["markdown"].read_text()
     answer = md[md.index("## Answer") : md.index("## Settings")]
     assert "**Best by Avg. Gap: sure**" in answer
+
+
+def test_rows_from_seeds_aggregate_like_benchmark_rows():
+    rows = rows_with_retry()
+    per_seed: dict[int, dict[str, dict[str, float]]] = {}
+    for r in rows:
+        if r["status"] == "ok":
+            per_seed.setdefault(r["seed"], {})[r["method"]] = r["metrics"]
+    split = {k: v for k, v in rows[0]["split"].items() if k != "seed"}
+    train = {k: v for k, v in rows[0]["train"].items() if k != "seed"}
+    again = rows_from_seeds(
+        per_seed, split=split, model=rows[0]["model"], train=train, original_train_acc={0: 0.9}
+    )
+    (a,) = aggregate_results(rows)["settings"]
+    (b,) = aggregate_results(again)["settings"]
+    assert a["paired"] == b["paired"] and a["signal"] == b["signal"]
+    assert a["avg_gap"] == b["avg_gap"] and b["original_train_acc"]["per_seed"] == {0: 0.9}

@@ -69,6 +69,7 @@ __all__ = [
     "no_signal_keys",
     "paired_table",
     "ranking_table",
+    "rows_from_seeds",
     "setting_label",
     "signal_cell",
     "signal_table",
@@ -177,6 +178,41 @@ def _ranks(values: Mapping[str, float]) -> dict[str, int]:
         return {}
     r = rankdata([values[m] for m in names], method="min")
     return {m: int(x) for m, x in zip(names, r)}
+
+
+def rows_from_seeds(
+    per_seed: Mapping[int, Mapping[str, Mapping[str, float]]],
+    *,
+    split: Mapping[str, Any],
+    model: Mapping[str, Any],
+    train: Mapping[str, Any],
+    original_train_acc: Mapping[int, float] | None = None,
+) -> list[dict[str, Any]]:
+    """Benchmark-style rows from per-seed metric rows ``per_seed[seed][model][metric]`` of one
+    setting (e.g. ``unlearnkit run`` over several seeds), for :func:`aggregate_results`.
+
+    ``split``, ``model`` and ``train`` are the configs as dicts (their ``seed`` is replaced by
+    each row's seed), so every row falls into one setting.
+    """
+    rows = []
+    for seed, by_model in per_seed.items():
+        for m, metrics in by_model.items():
+            rows.append(
+                {
+                    "run_id": f"{m}-{seed}",
+                    "seed": int(seed),
+                    "method": m,
+                    "status": "ok",
+                    "metrics": dict(metrics),
+                    "dataset": split.get("dataset"),
+                    "scenario": split.get("scenario"),
+                    "split": {**split, "seed": int(seed)},
+                    "model": dict(model),
+                    "train": {**train, "seed": int(seed)},
+                    "original_train_acc": (original_train_acc or {}).get(seed, math.nan),
+                }
+            )
+    return rows
 
 
 def aggregate_results(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
