@@ -115,6 +115,7 @@ def test_resume_after_kill(tmp_path, capsys, one_thread):
     assert all(r["status"] == "ok" for r in rows)
     assert results.read_bytes().split(b"\n")[0] == first_line  # finished rows are not redone
     assert f"{4 - len(before)} run(s) done, {len(before)} already done" in stdout
+    assert "- One seed: no seed spread" in stdout  # the answer under the summary table
     # the side files the report needs
     for r in rows:
         assert (out / r["files"]["scores"]).is_file()
