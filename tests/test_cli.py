@@ -218,3 +218,39 @@ def test_main_job_runs_every_registered_method_by_default():
     from unlearnkit.pipeline import DEFAULT_METHODS, REFERENCE_METHODS
 
     assert set(DEFAULT_METHODS) == set(method_names()) - set(REFERENCE_METHODS)
+
+
+def test_list_without_argument_lists_every_registry_and_metrics(capsys):
+    rc, out, _ = run_cli(capsys, "list")
+    assert rc == 0
+    for heading in ("datasets:", "models:", "methods:", "metrics:"):
+        assert heading in out.splitlines()
+    rc, out, _ = run_cli(capsys, "list", "metrics")
+    assert rc == 0 and "datasets:" not in out
+    from unlearnkit.evaluation.registry import METRICS
+
+    keys = {line.split()[0] for line in out.splitlines() if line and not line.startswith(" ")}
+    assert set(METRICS) <= keys
+
+
+def test_top_level_help_lists_the_same_commands_as_the_full_parser_without_torch():
+    from unlearnkit.cli import COMMANDS
+
+    full = build_parser()._subparsers._group_actions[0]
+    assert [(a.dest, a.help) for a in full._choices_actions] == list(COMMANDS)
+    code = (
+        "import sys\nfrom unlearnkit.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit as e:\n    assert e.code == 0\n"
+        "assert 'torch' not in sys.modules, 'torch imported by --help'\n"
+        "assert 'numpy' not in sys.modules, 'numpy imported by --help'\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "benchmark" in proc.stdout and "usage: unlearnkit" in proc.stdout
+
+
+def test_no_command_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([])
+    assert exc.value.code == 2
+    assert "COMMAND" in capsys.readouterr().err

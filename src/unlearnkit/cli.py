@@ -26,7 +26,6 @@ from unlearnkit.config import (
 )
 from unlearnkit.errors import ConfigError, UnlearnkitError
 from unlearnkit.outputs import check_output
-from unlearnkit.utils import log
 
 Handler = Callable[[argparse.Namespace], int]
 _HANDLERS: dict[str, Handler] = {}
@@ -101,32 +100,64 @@ def _build(
 
 
 # -- list -------------------------------------------------------------------------------------
+LISTS = ("datasets", "models", "methods", "metrics")
+
+
 @command("list")
 def cmd_list(args: argparse.Namespace) -> int:
+    """One registry, or (no argument) every registry under a heading each."""
+    chosen = LISTS if args.what in (None, "all") else (args.what,)
+    for i, what in enumerate(chosen):
+        if len(chosen) > 1:
+            print(("\n" if i else "") + f"{what}:")
+        _LISTERS[what](args)
+    return 0
+
+
+def _list_datasets(args: argparse.Namespace) -> None:
     from unlearnkit.data.registry import dataset_names, get_dataset_spec, search_dirs
 
-    if args.what == "datasets":
-        for name in dataset_names():
-            spec = get_dataset_spec(name)
-            print(f"{name:14s} {spec.description}")
-            print(f"{'':14s} files: {spec.files}")
-            if name != "digits":
-                print(
-                    f"{'':14s} looks in: "
-                    + ", ".join(str(p) for p in search_dirs(name, args.data_dir))
-                )
-    elif args.what == "models":
-        from unlearnkit.models import model_specs
+    for name in dataset_names():
+        spec = get_dataset_spec(name)
+        print(f"{name:14s} {spec.description}")
+        print(f"{'':14s} files: {spec.files}")
+        if name != "digits":
+            print(
+                f"{'':14s} looks in: " + ", ".join(str(p) for p in search_dirs(name, args.data_dir))
+            )
 
-        for model_spec in model_specs():
-            print(f"{model_spec.name:10s} {model_spec.description}")
-    else:
-        from unlearnkit.methods import get_method_class, method_names
 
-        for name in method_names():
-            cls = get_method_class(name)
-            print(f"{name:16s} {cls.description}  [{cls.paper}]")
-    return 0
+def _list_models(args: argparse.Namespace) -> None:
+    from unlearnkit.models import model_specs
+
+    for model_spec in model_specs():
+        print(f"{model_spec.name:10s} {model_spec.description}")
+
+
+def _list_methods(args: argparse.Namespace) -> None:
+    from unlearnkit.methods import get_method_class, method_names
+
+    for name in method_names():
+        cls = get_method_class(name)
+        print(f"{name:16s} {cls.description}  [{cls.paper}]")
+
+
+def _list_metrics(args: argparse.Namespace) -> None:
+    from unlearnkit.evaluation.registry import METRICS
+
+    width = max(len(k) for k in METRICS)
+    for key, info in METRICS.items():
+        unit = f" ({info.unit})" if info.unit else ""
+        print(f"{key:{width}s}  {info.group:16s} {info.label}{unit}: {info.description}")
+    print("\nkeys as in results.json; definitions and targets: docs/metrics.md")
+
+
+_LISTERS: dict[str, Callable[[argparse.Namespace], None]] = {
+    "datasets": _list_datasets,
+    "models": _list_models,
+    "methods": _list_methods,
+    "metrics": _list_metrics,
+}
 
 
 # -- split ------------------------------------------------------------------------------------
@@ -151,6 +182,8 @@ def _load_split_and_data(args: argparse.Namespace, file_cfg: dict[str, Any]) -> 
         cfg = _split_config(args, file_cfg)
         ds = load_dataset(cfg.dataset, args.data_dir)
         split = make_split(ds, cfg)
+    from unlearnkit.utils import log
+
     log(f"[data] {ds.describe()}", enabled=not args.quiet)
     return split, ds
 
@@ -373,6 +406,49 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
 
 
+DESCRIPTION = (
+    "Machine unlearning of trained classifiers: SURE, baselines, and evaluation against a "
+    "retrained model."
+)
+
+#: every command and its one-line help, for the top-level ``--help``, which must not import
+#: torch (it answers in well under a second); a test checks it against the full parser
+COMMANDS: tuple[tuple[str, str], ...] = (
+    ("list", "list datasets, models, methods or metrics (no argument: all)"),
+    ("split", "make and save an unlearning split"),
+    ("train", "train the original model (or --retrain on retain)"),
+    ("run", "the main job: split → original → retrain → methods → evaluation → table"),
+    ("evaluate", "evaluate saved checkpoints (original, retrain, methods) on a saved split"),
+    ("benchmark", "run a grid of splits × seeds × methods (resumable) and print the aggregate"),
+    ("report", "write report.md, report.html and figures/ for a benchmark folder"),
+    ("attack", "per-example attacks over model pools: U-LiRA, NeurIPS 2023 forgetting score"),
+    (
+        "tune",
+        "tune every method's hyperparameters on val by Bayesian optimisation (Optuna; the same "
+        "budget per method)",
+    ),
+)
+
+_HELP = dict(COMMANDS)
+
+
+def _top_parser() -> tuple[argparse.ArgumentParser, Any]:
+    parser = argparse.ArgumentParser(prog="unlearnkit", description=DESCRIPTION)
+    parser.add_argument(
+        "--version", action="version", version=f"unlearnkit {unlearnkit.__version__}"
+    )
+    return parser, parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+
+def light_parser() -> argparse.ArgumentParser:
+    """The top-level parser only (commands listed, none of their flags): enough for
+    ``unlearnkit``, ``--help`` and ``--version`` without importing torch."""
+    parser, sub = _top_parser()
+    for name, help_text in COMMANDS:
+        sub.add_parser(name, help=help_text)
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     from unlearnkit.data.splits import SplitConfig
     from unlearnkit.evaluation import EvalConfig
@@ -381,27 +457,18 @@ def build_parser() -> argparse.ArgumentParser:
     from unlearnkit.pipeline import RunConfig
     from unlearnkit.training import TrainConfig
 
-    parser = argparse.ArgumentParser(
-        prog="unlearnkit",
-        description="Machine unlearning of trained classifiers: SURE, baselines, and evaluation "
-        "against a retrained model.",
-    )
-    parser.add_argument(
-        "--version", action="version", version=f"unlearnkit {unlearnkit.__version__}"
-    )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    p = sub.add_parser("list", help="list datasets, models or methods")
-    p.add_argument("what", choices=("datasets", "models", "methods"))
+    parser, sub = _top_parser()
+    p = sub.add_parser("list", help=_HELP["list"])
+    p.add_argument("what", nargs="?", choices=(*LISTS, "all"), help="which registry (default all)")
     p.add_argument("--data-dir", help="also show this folder among the search paths")
 
-    p = sub.add_parser("split", help="make and save an unlearning split")
+    p = sub.add_parser("split", help=_HELP["split"])
     _common(p)
     p.add_argument("--out", required=True, help="where to write the split JSON")
     p.add_argument("--data-dir", help="folder with dataset files")
     add_config_arguments(p, SplitConfig, title="split", aliases=SPLIT_ALIASES)
 
-    p = sub.add_parser("train", help="train the original model (or --retrain on retain)")
+    p = sub.add_parser("train", help=_HELP["train"])
     _common(p)
     p.add_argument(
         "--split",
@@ -417,9 +484,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_arguments(p, ModelConfig, prefix="model", title="model", aliases=MODEL_ALIASES)
     add_config_arguments(p, TrainConfig, title="training recipe", aliases=TRAIN_ALIASES)
 
-    p = sub.add_parser(
-        "run", help="the main job: split → original → retrain → methods → evaluation → table"
-    )
+    p = sub.add_parser("run", help=_HELP["run"])
     _common(p)
     p.add_argument("--out", default="runs/latest", help="output folder (default: runs/latest)")
     p.add_argument(
@@ -458,7 +523,10 @@ def _short_warning(
 
 def main(argv: Sequence[str] | None = None) -> int:
     warnings.formatwarning = _short_warning  # type: ignore[assignment]
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        if not argv or argv[0] in ("-h", "--help", "--version"):
+            light_parser().parse_args(argv)  # prints and exits (usage error without a command)
         parser = build_parser()
         args = parser.parse_args(argv)
         kind = OUTPUT_KINDS.get(args.command)
