@@ -18,6 +18,7 @@ from torch import nn
 from unlearnkit.errors import ConfigError, DivergenceError
 
 T = TypeVar("T")
+DIVERGENCE_HINT = "Lower the learning rate, add gradient clipping, or shorten the run."
 
 
 def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
@@ -92,10 +93,47 @@ def check_finite(value: torch.Tensor | float, what: str, hint: str = "") -> None
     """Raise :class:`DivergenceError` if ``value`` is NaN or infinite."""
     v = float(value.detach()) if isinstance(value, torch.Tensor) else float(value)
     if not np.isfinite(v):
-        raise DivergenceError(
-            f"{what} became {v}: training diverged. "
-            + (hint or "Lower the learning rate, add gradient clipping, or shorten the run.")
-        )
+        raise DivergenceError(f"{what} became {v}: training diverged. " + (hint or DIVERGENCE_HINT))
+
+
+class FiniteCheck:
+    """The NaN/inf check of a loss every ``every`` steps, without a host sync in between.
+
+    ``every == 1`` checks each loss at once (:func:`check_finite`, one host synchronisation per
+    step: today's behaviour and message). ``every > 1`` ORs ``~isfinite(loss)`` into a flag on
+    the loss's device and reads it only every ``every`` calls and on :meth:`flush` (call it at
+    the end of each epoch), so a divergence raises :class:`DivergenceError` at most ``every``
+    steps after it happened, naming the window of steps.
+    """
+
+    def __init__(self, every: int, what: str, hint: str = "") -> None:
+        if every < 1:
+            raise ConfigError(f"the finiteness check interval must be >= 1 step, got {every}")
+        self.every, self.what, self.hint = int(every), what, hint
+        self._bad: torch.Tensor | None = None
+        self._first = self._calls = 0
+
+    def __call__(self, loss: torch.Tensor, what: str | None = None) -> None:
+        """Check (or record for the next flush) one step's loss."""
+        self._calls += 1
+        if self.every == 1:
+            check_finite(loss, what or self.what, self.hint)
+            return
+        flag = ~torch.isfinite(loss.detach()).all()
+        self._bad = flag if self._bad is None else self._bad | flag
+        if self._calls - self._first >= self.every:
+            self.flush()
+
+    def flush(self) -> None:
+        """Read the flag (one host sync) and raise if any loss since the last read was bad."""
+        bad, first, last = self._bad, self._first + 1, self._calls
+        self._bad, self._first = None, self._calls
+        if bad is not None and bool(bad):
+            raise DivergenceError(
+                f"{self.what} became NaN or infinite between steps {first} and {last} (counted "
+                f"from 1; checked every {self.every} steps): training diverged. "
+                + (self.hint or DIVERGENCE_HINT)
+            )
 
 
 def log(msg: str, *, enabled: bool = True, detail: bool = False) -> None:

@@ -1,5 +1,11 @@
 """In-memory batching: a :class:`TensorSet` holds the examples of one split part on one
-device; batches are index slices of it (no per-sample Python work, no DataLoader workers)."""
+device; batches are index slices of it (no per-sample Python work, no DataLoader workers).
+
+Device-resident batching (the CUDA fast path): move a set to the accelerator once
+(:meth:`TensorSet.to` / :func:`resident`); each epoch's seeded permutation is drawn on the CPU
+generator (so the batch order is the same on every device) and moved to the set's device once
+per epoch, and every batch is an index of the device tensors (no per-batch host→device copy).
+"""
 
 from __future__ import annotations
 
@@ -50,7 +56,12 @@ class TensorSet:
         yield from (
             self.take(idx, generator=generator, augment=augment)
             for idx in batch_indices(
-                len(self), batch_size, generator=generator, shuffle=shuffle, drop_last=drop_last
+                len(self),
+                batch_size,
+                generator=generator,
+                shuffle=shuffle,
+                drop_last=drop_last,
+                device=self.x.device,
             )
         )
 
@@ -71,9 +82,16 @@ def batch_indices(
     generator: torch.Generator | None = None,
     shuffle: bool = True,
     drop_last: bool = False,
+    device: torch.device | str | None = None,
 ) -> Iterator[torch.Tensor]:
-    """Index tensors of consecutive batches of a (seeded) permutation of ``range(n)``."""
+    """Index tensors of consecutive batches of a (seeded) permutation of ``range(n)``.
+
+    The permutation is drawn on the CPU (``generator``) and, with ``device``, moved there once,
+    so batches index device-resident data without a copy per batch; the order is the same.
+    """
     order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+    if device is not None:
+        order = order.to(device)
     stop = n - n % batch_size if drop_last and n >= batch_size else n
     for start in range(0, stop, batch_size):
         yield order[start : start + batch_size]
@@ -105,6 +123,7 @@ class CyclingSampler:
                     min(self.batch_size, len(self.data)),
                     generator=self.generator,
                     shuffle=True,
+                    device=self.data.x.device,
                 )
         raise RuntimeError("cannot sample from an empty set")
 
@@ -162,6 +181,12 @@ class UnlearningData:
             self.split,
             self._content_sha256,
         )
+
+
+def resident(data: TensorSet, device: torch.device) -> TensorSet:
+    """``data`` on ``device`` for device-resident batching: moved once (a no-op on the CPU or
+    when it is already there), so training indexes batches on the device."""
+    return data if data.x.device == torch.device(device) else data.to(device)
 
 
 def tensor_set(ds: ArrayDataset, indices: np.ndarray, split: Split | None = None) -> TensorSet:

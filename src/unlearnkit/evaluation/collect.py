@@ -4,8 +4,10 @@ Every metric and attack of the suite reads these arrays; nothing re-runs the mod
 pass per part, under :func:`unlearnkit.utils.eval_mode` (``no_grad``, eval mode, previous mode
 restored), on any device. The embedding is ``model.features(x)`` and the logits are
 ``model.head(z)`` of the *same* pass (features are computed once), so the two always agree with
-``model(x)``. Each finished batch is copied to CPU ``float32`` NumPy arrays preallocated for the
-part, so GPU memory stays bounded by one batch whatever the size of the part.
+``model(x)``. Outputs stay on the device and are copied to CPU ``float32`` NumPy arrays
+preallocated for the part in chunks of at most :data:`FLUSH_BYTES` (one host synchronisation per
+chunk instead of one per batch), so device memory stays bounded whatever the size of the part.
+On a non-CPU device each part is moved there once before its batches are taken.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from functools import cached_property
 import numpy as np
 import torch
 
-from unlearnkit.data.batching import TensorSet, UnlearningData
+from unlearnkit.data.batching import TensorSet, UnlearningData, resident
 from unlearnkit.evaluation.checks import EvaluationError
 from unlearnkit.evaluation.layer_hooks import LayerActivations, LayerRecorder
 from unlearnkit.evaluation.output_attacks import per_example_loss, softmax
@@ -28,6 +30,8 @@ __all__ = ["LAYER_PARTS", "PARTS", "ModelOutputs", "PartOutputs", "collect_outpu
 
 #: Split parts :func:`collect_outputs` can collect (attributes of ``UnlearningData``).
 PARTS: tuple[str, ...] = ("retain", "forget", "val", "val_domain", "test")
+#: outputs (logits + embeddings, float32) buffered on the device before one copy to the host
+FLUSH_BYTES = 256 * 2**20
 
 #: Parts whose intermediate representations ``collect_outputs(..., layers=...)`` records:
 #: retain (probe training), forget and test (CKA, probe and attack evaluation).
@@ -155,8 +159,12 @@ def _collect_part(
     layer_rows: np.ndarray | None = None,
 ) -> PartOutputs:
     n = len(data)
+    if device.type != "cpu":
+        data = resident(data, device)
     logits: np.ndarray | None = None
     emb: np.ndarray | None = None
+    pending: list[tuple[torch.Tensor, torch.Tensor]] = []
+    done = buffered = 0
     for start in range(0, n, batch_size):
         xb = data.x[start : start + batch_size].to(device, non_blocking=True)
         if recorder is not None and layer_rows is not None:
@@ -172,9 +180,13 @@ def _collect_part(
         if logits is None or emb is None:  # allocate once the widths are known
             logits = np.empty((n, out.shape[1]), dtype=np.float32)
             emb = np.empty((n, z.shape[1]), dtype=np.float32)
-        stop = start + xb.shape[0]
-        logits[start:stop] = out.detach().float().cpu().numpy()
-        emb[start:stop] = z.detach().float().cpu().numpy()
+        pending.append((out.detach().float(), z.detach().float()))
+        buffered += 4 * xb.shape[0] * (out.shape[1] + z.shape[1])
+        if buffered >= FLUSH_BYTES or start + batch_size >= n:  # one device→host copy
+            rows = sum(o.shape[0] for o, _ in pending)
+            logits[done : done + rows] = torch.cat([o for o, _ in pending]).cpu().numpy()
+            emb[done : done + rows] = torch.cat([e for _, e in pending]).cpu().numpy()
+            done, buffered, pending = done + rows, 0, []
     assert logits is not None and emb is not None
     for name, arr in (("logits", logits), ("embeddings", emb)):
         bad = ~np.isfinite(arr)
@@ -210,8 +222,9 @@ def collect_outputs(
     """Logits, labels and embeddings of ``model`` on each of ``parts`` of ``data``.
 
     The model is moved to ``device`` (as training does) and run once per part in eval mode
-    under ``no_grad``; its previous train/eval mode is restored afterwards. Inputs are moved to
-    ``device`` batch by batch; outputs come back as CPU float32 arrays.
+    under ``no_grad``; its previous train/eval mode is restored afterwards, always in fp32 (the
+    recipe's bf16 autocast is a training option only). Each part is moved to a non-CPU
+    ``device`` once; outputs come back as CPU float32 arrays.
 
     ``max_retain`` caps retain at a fixed, seeded subsample of rows (:func:`retain_rows`,
     identical for every model given the same ``seed``) to bound the cost of large retain sets;

@@ -13,6 +13,7 @@ line in ``methods/__init__.py`` + one row in the shared parametrised test.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import re
@@ -31,8 +32,8 @@ from unlearnkit.data.batching import CyclingSampler, TensorSet, UnlearningData, 
 from unlearnkit.errors import ConfigError
 from unlearnkit.methods.space import SearchSpace
 from unlearnkit.models import FeatureClassifier, ModelConfig, build_model
-from unlearnkit.training import TrainConfig, accuracy
-from unlearnkit.utils import check_finite, generator, log, progress, seed_all
+from unlearnkit.training import TrainConfig, accuracy, autocast, set_memory_format
+from unlearnkit.utils import FiniteCheck, generator, log, progress, seed_all
 
 Batch = dict[str, tuple[torch.Tensor, torch.Tensor]]
 
@@ -160,6 +161,7 @@ class UnlearningMethod(ABC):
         self.device = torch.device("cpu")
         self.generator = generator(self.config.seed or 0)
         self.context: MethodContext | None = None
+        self._check = FiniteCheck(1, f"{self.name} loss")
 
     # -- hooks ------------------------------------------------------------------------------
     def setup(self, model: FeatureClassifier, data: UnlearningData) -> None:
@@ -196,15 +198,18 @@ class UnlearningMethod(ABC):
 
     def step(
         self, model: FeatureClassifier, batch: Batch, optimizer: torch.optim.Optimizer
-    ) -> dict[str, float]:
-        """One optimisation step (override for alternating schemes)."""
-        loss, parts = self.loss(model, batch)
-        check_finite(loss, f"{self.name} loss", self.divergence_hint())
+    ) -> dict[str, Any]:
+        """One optimisation step (override for alternating schemes); returns the logged values:
+        floats, or detached scalar tensors (summed on the device, read once per epoch:
+        :meth:`scalar`)."""
+        with self.autocast():
+            loss, parts = self.loss(model, batch)
+        self.check_loss(loss)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.clip(model)
         optimizer.step()
-        return {"loss": float(loss.detach()), **parts}
+        return {"loss": self.scalar(loss), **parts}
 
     def after_step(self, model: FeatureClassifier, progress_frac: float) -> None:
         """Called after every step with the run's progress in [0, 1] (schedules, projections)."""
@@ -248,6 +253,28 @@ class UnlearningMethod(ABC):
     def to_device(self, batch: Batch) -> Batch:
         return {k: (x.to(self.device), y.to(self.device)) for k, (x, y) in batch.items()}
 
+    # -- fast-path helpers (the run's recipe options amp / check_every; docs/gpu.md) --------
+    def _recipe(self) -> TrainConfig:
+        """The run's recipe (its fast-path options apply to the loop); defaults without one."""
+        recipe = self.context.train_config if self.context is not None else None
+        return recipe if recipe is not None else TrainConfig()
+
+    def autocast(self) -> contextlib.AbstractContextManager[Any]:
+        """bf16 autocast for the forward pass when the run's recipe sets ``amp = "bf16"``."""
+        return autocast(self.device, self._recipe().amp)
+
+    def check_loss(self, loss: torch.Tensor) -> None:
+        """NaN/inf check of a step's loss: at once, or every ``check_every`` steps (deferred,
+        no host synchronisation in between) when the run's recipe says so."""
+        self._check(loss)
+
+    def scalar(self, value: torch.Tensor) -> float | torch.Tensor:
+        """A logged value: a float (host sync) when checking every step, else a detached
+        float64 tensor that the loop sums on the device (the same sum as of floats)."""
+        if self._check.every == 1:
+            return float(value.detach())
+        return value.detach().double()
+
     # -- the shared loop ----------------------------------------------------------------------
     def unlearn(
         self,
@@ -263,9 +290,17 @@ class UnlearningMethod(ABC):
         self.device = device
         seed_all(self.config.seed or 0)
         self.generator = generator(self.config.seed or 0)
+        self._check = FiniteCheck(
+            self._recipe().check_every, f"{self.name} loss", self.divergence_hint()
+        )
         model.to(device)
         check_data(data, self.name)
         t0 = time.perf_counter()
+        if device.type != "cpu":  # device-resident batches: every part moved once
+            data = data.to(device)
+        channels_last = self._recipe().channels_last
+        if channels_last:
+            set_memory_format(model, True)
         self.setup(model, data)
         cfg = self._loop_config()
         params = self.trainable_parameters(model)
@@ -283,7 +318,7 @@ class UnlearningMethod(ABC):
             model.train()
             # each logged part is averaged over the steps that reported it (epochs that mix
             # step kinds, e.g. a forget pass then a retain pass, log different parts per step)
-            sums: dict[str, float] = {}
+            sums: dict[str, float | torch.Tensor] = {}
             counts: dict[str, int] = {}
             for batch in self.batches(data):
                 for g in opt.param_groups:
@@ -296,8 +331,9 @@ class UnlearningMethod(ABC):
                 for k, v in parts.items():
                     sums[k] = sums.get(k, 0.0) + v
                     counts[k] = counts.get(k, 0) + 1
+            self._check.flush()
             row: dict[str, float] = {"epoch": float(epoch + 1)}
-            row.update({k: v / counts[k] for k, v in sums.items()})
+            row.update({k: float(v) / counts[k] for k, v in sums.items()})
             row.update(self.end_epoch(model, data, epoch))
             row["forget_acc"] = accuracy(model, monitor["forget"], device)
             row["retain_acc"] = accuracy(model, monitor["retain"], device)
@@ -310,6 +346,8 @@ class UnlearningMethod(ABC):
             if self.should_stop(history):
                 log(f"[{self.name}] early stop after epoch {epoch + 1}", enabled=show)
                 break
+        if channels_last:  # the standard format again (checkpoints need contiguous tensors)
+            set_memory_format(model, False)
         info = self.finish(model, data)
         model.eval()
         return UnlearnOutcome(
