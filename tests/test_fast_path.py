@@ -162,7 +162,7 @@ def test_deferred_check_changes_nothing_but_when_it_reads(tiny_data):
     base = TrainConfig(epochs=2, batch_size=64, lr=0.1)
     (m1, r1), (m7, r7) = (_train(tiny_data, base.replace(check_every=k)) for k in (1, 7))
     assert _weights_hash(m1) == _weights_hash(m7) and r1.history == r7.history
-    assert r1.examples == 2 * len(tiny_data.train)
+    assert r1.examples == 2 * len(tiny_data.train) and len(r1.epoch_times) == 2
     context = {
         k: MethodContext(TINY_MODEL, base.replace(check_every=k), None, show_progress=False)
         for k in (1, 5)

@@ -125,6 +125,9 @@ class TrainResult:
     wall_time: float = 0.0
     #: training examples processed (over all epochs): ``examples / wall_time`` is images/s
     examples: int = 0
+    #: wall time of each epoch's steps (the epoch's metrics are read at its end, so the device
+    #: has finished its work): the loop's throughput once compilation and warm-up are done
+    epoch_times: list[float] = field(default_factory=list)
 
     @property
     def final(self) -> dict[str, float]:
@@ -211,7 +214,9 @@ def train_model(
         check = FiniteCheck(config.check_every, "training loss")
         bar = progress(range(config.epochs), enabled=show_progress, desc=desc, unit="epoch")
         for epoch in bar:
+            t_epoch = time.perf_counter()
             row = _train_epoch(model, forward, opt, train, config, epoch, gen, use_aug, check)
+            result.epoch_times.append(time.perf_counter() - t_epoch)
             result.examples += len(train)
             for name, data in (eval_sets or {}).items():
                 row[f"{name}_acc"] = accuracy(model, data, device)
