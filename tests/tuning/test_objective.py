@@ -9,7 +9,7 @@ import pytest
 
 from unlearnkit.errors import ConfigError
 from unlearnkit.tuning.objective import OBJECTIVES, gap, gaps, output_change
-from unlearnkit.tuning.report import _pick, pareto_front
+from unlearnkit.tuning.report import _better_noop, _pick, pareto_front
 
 
 def test_avg_gap_is_salun_s_four_metrics() -> None:
@@ -77,6 +77,7 @@ def test_a_noop_never_wins_silently() -> None:
     rows = [_row(0, 5.0), _row(1, 1.0, noop=True), _row(2, 3.0), _row(3, 3.0)]
     best, _ = _pick(rows, multi=False, allow_noop=False)
     assert best["number"] == 2  # the no-op's 1.0 is lower, but it changed nothing; tie → earlier
+    assert _better_noop(rows, best) == 1.0  # reported: doing nothing scored better
     assert _pick(rows, multi=False, allow_noop=True)[0]["number"] == 1
     only_noops = [_row(0, 2.0, noop=True), _row(1, 1.0, noop=True), _row(2, 0.5, state="fail")]
     best, _ = _pick(only_noops, multi=False, allow_noop=False)

@@ -76,6 +76,14 @@ def _pick(rows: list[dict[str, Any]], multi: bool, allow_noop: bool) -> tuple[An
     return best, front
 
 
+def _better_noop(rows: list[dict[str, Any]], best: Any) -> float | None:
+    if best is None or best["noop"]:
+        return None
+    noops = [r["objective"] for r in rows if r["noop"] and r["state"] == "complete"]
+    low = min(noops, default=None)
+    return low if low is not None and low < best["objective"] else None
+
+
 def _importances(study: Any) -> dict[str, float]:
     """Optuna's fANOVA importances of the parameters for the scalar objective (empty when
     fewer than two finished trials or no variation)."""
@@ -121,6 +129,9 @@ def summarise_study(spec: Any, study: Any, cfg: Any) -> dict[str, Any]:
         "best": best["config"] if best else None,
         "best_changes": changes,
         "best_is_noop": bool(best and best["noop"]),
+        # a no-op that scored better than the winner: doing nothing beat every trial that moved
+        # the model, which the reader must see
+        "better_noop_objective": _better_noop(rows, best),
         "n_noop": sum(1 for r in rows if r["noop"]),
         "n_failed": sum(1 for r in rows if r["state"] == "fail"),
         "pareto_front": front,
@@ -311,6 +322,11 @@ def markdown(summary: Mapping[str, Any]) -> str:
         best = _params(s["best_changes"]) or "(trial 0)"
         if s["best_is_noop"]:
             best += " — **NO-OP: no trial changed the model measurably**"
+        elif s.get("better_noop_objective") is not None:
+            best += (
+                f" — **a no-op scored better ({_fmt(s['better_noop_objective'])}): no trial "
+                "that moved the model beat doing nothing**"
+            )
         space = "; ".join(f"{k}: {d}" for k, d in s["search_space"].items())
         lines.append(
             f"| {name} | {_fmt(s['trial0_objective'])} | {_fmt(s['best_objective'])} | "

@@ -429,6 +429,8 @@ class TuneOutcome:
         for name, s in self.summary["studies"].items():
             params = ", ".join(f"{k}={_short(v)}" for k, v in s["best_changes"].items())
             flag = " (NO-OP)" if s["best_is_noop"] else ""
+            if s.get("better_noop_objective") is not None:
+                flag = f" (a no-op scored {s['better_noop_objective']:.2f})"
             lines.append(
                 f"{name:>34}  {_num(s['trial0_objective']):>8}  {_num(s['best_objective']):>8}  "
                 f"{_num(s['best_trial']):>5}  {s['n_noop']:>6}  {params or '(trial 0)'}{flag}"
