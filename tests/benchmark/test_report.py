@@ -183,6 +183,13 @@ def write_results(out, train_acc=0.95):
                     }
                     for e in (1, 2, 3)
                 ]
+                # seed 0's adversary learnt; seed 1's was at chance (flagged as a no-op)
+                row["info"] = {
+                    "disc_warmup_heldout_acc": 0.71 if seed == 0 else 0.52,
+                    "sure_noop": seed == 1,
+                    "sure_noop_reason": "held-out accuracy 0.520 < 0.5 + 0.05" if seed else "",
+                    "forget_repr_shift": 0.3,
+                }
             rf.append(row)
     rf.append(make_row(0, "finetune", status="failed") | {"run_id": "other"})
     with open(rf.path, "ab") as fh:
@@ -205,6 +212,11 @@ def test_report_from_stored_results(tmp_path, capsys):
     assert md.count("*Figure ") == 5 and "Good:" in md
     assert "below 99%" in md and "95.00%" in md  # the memorisation regime is flagged
     assert "| method | Avg. Gap (pp) |" in md and "| metric |" in md
+    assert "Avg. Gap (repr.) (pp)" in md and "SalUn's" in md
+    # SURE's adversary per run: accuracy after warm-up, the no-op flag in the text and table
+    assert "**SURE flagged as a no-op in 1 of 2 run(s)**" in md
+    assert "seed 0: 0.710; seed 1: 0.520 (no-op: held-out accuracy 0.520 < 0.5 + 0.05)" in md
+    assert "| sure (no-op 1/2) |" in md
     assert "Failed runs" in md and "boom" in md
     assert (out / "summary.json").is_file()
 

@@ -338,8 +338,32 @@ def _aggregate_setting(s: dict[str, Any]) -> dict[str, Any]:
         "mean_rank": mean_rank,
         "runtime_rel": {m: _stat(runtime[m]) for m in methods},
         "signal": _signals(values),
+        "sure_adversary": _sure_adversary(by_seed),
         "paired": _paired({**_gaps_by_key(gaps), **avg}, competitors),
     }
+
+
+def _sure_adversary(by_seed: Mapping[int, Mapping[str, Mapping[str, Any]]]) -> dict[str, Any]:
+    """SURE's adversary per seed from the rows' ``info``: the warmed-up discriminator's
+    held-out accuracy, the no-op flag (and why), the relative shift of the forget
+    representations; ``n_noop`` of ``n`` runs flagged. Empty without SURE rows."""
+    per_seed: dict[int, dict[str, Any]] = {}
+    for seed, group in sorted(by_seed.items()):
+        info = (group.get("sure") or {}).get("info") or {}
+        if "sure_noop" in info:
+            per_seed[seed] = {
+                k: info.get(k)
+                for k in (
+                    "disc_warmup_heldout_acc",
+                    "sure_noop",
+                    "sure_noop_reason",
+                    "forget_repr_shift",
+                )
+            }
+    if not per_seed:
+        return {}
+    n_noop = sum(bool(v["sure_noop"]) for v in per_seed.values())
+    return {"per_seed": per_seed, "n": len(per_seed), "n_noop": n_noop}
 
 
 def _gaps_by_key(gaps: Mapping[str, Mapping[str, Mapping[int, float]]]) -> dict[str, Any]:
@@ -426,6 +450,14 @@ def _render(header: list[str], body: list[list[str]], markdown: bool) -> str:
     )
 
 
+def _noop_mark(setting: Mapping[str, Any], method: str) -> str:
+    """`` (no-op k/n)`` after SURE when its adversary was flagged as at chance in k runs."""
+    adv = setting.get("sure_adversary") or {}
+    if method != "sure" or not adv.get("n_noop"):
+        return ""
+    return f" (no-op {adv['n_noop']}/{adv['n']})"
+
+
 def _gap_cells(a: Mapping[str, Any], method: str) -> list[str]:
     """``mean ± std`` and the rank of one gap average for one method."""
     mean = _num(a["mean"]) + (f" ± {_num(a['std'])}" if _finite(a["std"]) else "")
@@ -451,7 +483,7 @@ def summary_table(setting: Mapping[str, Any], *, markdown: bool = False) -> str:
     header += ["time × retrain"]
     body = []
     for m in methods:
-        cells = [m + (" (ref.)" if m == "retrain" else "")]
+        cells = [m + (" (ref.)" if m == "retrain" else "") + _noop_mark(setting, m)]
         cells += _gap_cells(setting["avg_gap"][m], m)
         cells += [_pm(k, setting["metrics"][m].get(k)) for k in keys]
         cells.append(_num(setting["mean_rank"].get(m), ".1f") if m != "retrain" else "")

@@ -483,6 +483,32 @@ def _fig_pca(
     _save(fig, path)
 
 
+def _sure_adversary_items(setting: Mapping[str, Any]) -> list[str]:
+    """One line on SURE's adversary: the warmed-up discriminator's held-out accuracy per seed
+    and how many runs were flagged as a no-op (docs/sure.md)."""
+    adv = setting.get("sure_adversary") or {}
+    if not adv:
+        return []
+    parts = []
+    for seed, v in adv["per_seed"].items():
+        acc = v.get("disc_warmup_heldout_acc")
+        text = f"seed {seed}: {acc:.3f}" if _finite(acc) else f"seed {seed}: —"
+        if v.get("sure_noop"):
+            text += f" (no-op: {v.get('sure_noop_reason')})"
+        parts.append(text)
+    line = (
+        "SURE's adversary, held-out discriminator accuracy after warm-up (chance 0.5): "
+        + "; ".join(parts)
+    )
+    if adv["n_noop"]:
+        line = (
+            f"**SURE flagged as a no-op in {adv['n_noop']} of {adv['n']} run(s)**: its "
+            "discriminator could not tell forget from held-out data, so its reversed gradients "
+            "carry no signal. " + line
+        )
+    return [line]
+
+
 def _fig_sure(rows: Sequence[Mapping[str, Any]], settings: Sequence[Mapping], path: Path) -> None:
     from matplotlib.ticker import MaxNLocator
 
@@ -839,6 +865,7 @@ def build_report(out_dir: str | Path, *, title: str | None = None) -> dict[str, 
                 "at noise level and methods cannot be told apart. Train longer or on a smaller "
                 "train subset."
             )
+        items += _sure_adversary_items(s)
         blocks.append(("h", 3, s["label"]))
         blocks.append(("ul", items))
     blocks.append(("h", 2, "Summary"))
