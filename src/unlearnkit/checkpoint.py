@@ -18,10 +18,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 
 import unlearnkit
-from unlearnkit.data.splits import atomic_write_text
 from unlearnkit.errors import UnlearnkitError
 from unlearnkit.models import FeatureClassifier, ModelConfig, build_model
-from unlearnkit.utils import atomic_write
+from unlearnkit.records import atomic_write, atomic_write_text
 
 
 class CheckpointError(UnlearnkitError):

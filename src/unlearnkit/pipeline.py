@@ -1,14 +1,14 @@
 """The main job, as library calls: dataset → split → original → retrain → methods → evaluation.
 
-``unlearnkit run`` and the benchmark runner both call :func:`run_experiment`. The original and
-retrain models are cached on disk (safetensors + JSON), keyed by dataset, split hash, model and
+:func:`run_experiment` (``unlearnkit run``) expresses the job as engine tasks — one
+:class:`~unlearnkit.engine.UnlearnTask` per method on one group — exactly as the benchmark
+does for each of its groups, so the two give the same metrics for the same seed. The original
+and retrain are cached on disk (safetensors + JSON), keyed by dataset, split hash, model and
 training recipe, so repeated runs only pay for the unlearning methods and the evaluation.
 """
 
 from __future__ import annotations
 
-import copy
-import hashlib
 import json
 import time
 from collections.abc import Mapping
@@ -19,35 +19,47 @@ from typing import Any
 import torch
 
 import unlearnkit
-from unlearnkit.checkpoint import CheckpointError, CheckpointMeta, load_checkpoint, save_checkpoint
 from unlearnkit.config import Config, option
-from unlearnkit.data import get_dataset_spec, load_dataset
-from unlearnkit.data.base import ArrayDataset
-from unlearnkit.data.batching import UnlearningData, unlearning_data
+from unlearnkit.data.batching import UnlearningData
 from unlearnkit.data.registry import user_cache_dir
-from unlearnkit.data.splits import Split, SplitConfig, atomic_write_text, make_split
-from unlearnkit.errors import ConfigError, DataError
-from unlearnkit.evaluation import EvalConfig, EvaluationResult, evaluate_models
-from unlearnkit.methods import MethodContext, UnlearnOutcome, create_method, get_method_class
-from unlearnkit.methods.retrain import retrain_recipe
-from unlearnkit.models import FeatureClassifier, ModelConfig
-from unlearnkit.training import TrainConfig, accuracy, train_fresh
-from unlearnkit.utils import log, resolve_device
-
-#: every registered unlearning method (original and retrain are always added)
-DEFAULT_METHODS = (
-    "finetune",
-    "gradient_ascent",
-    "neggrad_plus",
-    "random_labels",
-    "l1_sparse",
-    "salun",
-    "scrub",
-    "bad_teacher",
-    "ssd",
-    "sure",
+from unlearnkit.data.splits import Split, SplitConfig
+from unlearnkit.engine import (
+    DEFAULT_METHODS,
+    REFERENCE_METHODS,
+    Engine,
+    EngineConfig,
+    GroupSpec,
+    TaskResult,
+    UnlearnTask,
+    recipe_defaults,
 )
-REFERENCE_METHODS = ("original", "retrain")
+from unlearnkit.engine.group import (
+    load_cached,
+    model_cache_key,
+    prepared_data,
+    save_trained,
+    store_trained,
+    train_role,
+)
+from unlearnkit.evaluation import EvalConfig, EvaluationResult
+from unlearnkit.methods import get_method_class
+from unlearnkit.methods.retrain import retrain_recipe
+from unlearnkit.models import FeatureClassifier, ModelConfig, build_model
+from unlearnkit.records import atomic_write_text
+from unlearnkit.training import TrainConfig
+from unlearnkit.utils import resolve_device
+
+__all__ = [
+    "DEFAULT_METHODS",
+    "REFERENCE_METHODS",
+    "ExperimentResult",
+    "RunConfig",
+    "model_cache_key",
+    "obtain_model",
+    "recipe_defaults",
+    "run_experiment",
+    "save_trained",
+]
 
 
 @dataclass(frozen=True)
@@ -74,58 +86,6 @@ class RunConfig(Config):
     )
 
 
-def recipe_defaults(dataset: str) -> dict[str, dict[str, Any]]:
-    """The dataset's default model and training settings (overridden by files and flags)."""
-    try:
-        spec = get_dataset_spec(dataset)
-    except DataError:
-        return {}
-    return {k: dict(v) for k, v in spec.recipe.items()}
-
-
-def model_cache_key(role: str, split: Split, model: ModelConfig, train: TrainConfig) -> str:
-    blob = json.dumps(
-        {
-            "role": role,
-            "split": split.sha256,
-            "model": model.to_dict(),
-            "train": train.to_dict(),
-            "version": 1,
-        },
-        sort_keys=True,
-    )
-    return hashlib.sha256(blob.encode()).hexdigest()[:24]
-
-
-def save_trained(
-    path: str | Path,
-    model: FeatureClassifier,
-    *,
-    role: str,
-    split: Split,
-    input_shape: tuple[int, ...],
-    num_classes: int,
-    model_cfg: ModelConfig | dict[str, Any],
-    train_cfg: TrainConfig | dict[str, Any],
-    metrics: dict[str, Any] | None = None,
-    extra: dict[str, Any] | None = None,
-) -> Path:
-    """Save a model of this split as a checkpoint (weights + sidecar with everything to check)."""
-    as_dict = lambda c: c if isinstance(c, dict) else c.to_dict()  # noqa: E731
-    meta = CheckpointMeta(
-        model=as_dict(model_cfg),
-        input_shape=list(input_shape),
-        num_classes=num_classes,
-        dataset=split.config.dataset,
-        split_sha256=split.sha256,
-        role=role,
-        train_config=as_dict(train_cfg),
-        metrics=metrics,
-        extra=extra,
-    )
-    return save_checkpoint(path, model, meta)
-
-
 def obtain_model(
     role: str,
     split: Split,
@@ -137,59 +97,18 @@ def obtain_model(
     cache_dir: Path | None,
     show_progress: bool = True,
 ) -> tuple[FeatureClassifier, dict[str, Any]]:
-    """Load the ``original`` / ``retrain`` model from the cache or train (and cache) it.
-
-    Returns the model and a record with its wall time (of the training run that produced it,
-    also when loaded from the cache) and final training metrics.
-    """
-    train_set = data.train if role == "original" else data.retain
-    if cache_dir is not None:
-        path = (
-            cache_dir
-            / "models"
-            / f"{split.config.dataset}-{role}-{model_cache_key(role, split, model_cfg, train_cfg)}"
-        )
-        try:
-            model, meta = load_checkpoint(
-                path,
-                expect_dataset=split.config.dataset,
-                expect_split_sha256=split.sha256,
-                expect_model=model_cfg,
-                device=device,
-            )
-            log(f"[{role}] loaded from cache {path}.safetensors", enabled=show_progress)
-            return model.eval(), {**(meta.metrics or {}), "cached": True}
-        except CheckpointError:
-            pass
-    model, result = train_fresh(
-        model_cfg,
-        train_cfg,
-        train_set,
-        input_shape=data.input_shape,
-        num_classes=data.num_classes,
-        device=device,
-        augment=data.augment,
-        show_progress=show_progress,
-        desc=role,
-    )
-    record = {
-        "wall_time": result.wall_time,
-        "train_acc": accuracy(model, train_set, device),
-        "history": result.history,
-    }
-    if cache_dir is not None:
-        save_trained(
-            path,
-            model,
-            role=role,
-            split=split,
-            input_shape=data.input_shape,
-            num_classes=data.num_classes,
-            model_cfg=model_cfg,
-            train_cfg=train_cfg,
-            metrics=record,
-        )
-    return model.eval(), {**record, "cached": False}
+    """Load the ``original`` / ``retrain`` model (trained with ``train_cfg``) from the cache
+    or train (and cache) it, on these tensors. The engine's own path is
+    :func:`unlearnkit.engine.group.obtain_model`; this form takes the split and data."""
+    spec = GroupSpec(split.config, model_cfg, train_cfg, retrain_train=train_cfg)
+    trained = load_cached(cache_dir, role, spec, split, show_progress) if cache_dir else None
+    if trained is None:
+        trained = train_role(spec, role, str(device), show_progress, data=data)
+        if cache_dir is not None:
+            store_trained(cache_dir, role, spec, trained, (split, data))
+    model = build_model(model_cfg, data.input_shape, data.num_classes)
+    model.load_state_dict(trained.state)
+    return model.to(device).eval(), trained.record
 
 
 @dataclass
@@ -267,6 +186,37 @@ def _jsonable(obj: Any) -> Any:
     return str(obj)
 
 
+def _outcomes(results: Mapping[str, TaskResult]) -> dict[str, dict[str, Any]]:
+    """What each model's run produced (training records for original and retrain)."""
+    out: dict[str, dict[str, Any]] = {}
+    for result in results.values():
+        row = result.row
+        name = row["method"]
+        if name in REFERENCE_METHODS:
+            wall = row["info"].get("train_wall_time") if name == "original" else row["wall_time"]
+            out[name] = {
+                "wall_time": wall,
+                "train_acc": row.get(f"{name}_train_acc"),
+                "history": row["history"],
+                "cached": row["info"].get("cached"),
+            }
+        else:
+            out[name] = {"wall_time": row["wall_time"], "history": row["history"]}
+            out[name]["info"] = row["info"]
+        out[name]["config"] = row["method_config"]
+    return out
+
+
+def _evaluation(results: Mapping[str, TaskResult], split: Split, cfg: EvalConfig) -> Any:
+    rows = {r.row["method"]: r.row["metrics"] for r in results.values()}
+    notes = {r.row["method"]: list(r.row["notes"]) for r in results.values() if r.row["notes"]}
+    scenario = split.config.scenario
+    classes = tuple(split.config.forget_classes) if scenario != "random" else ()
+    return EvaluationResult(
+        rows=rows, scenario=scenario, forget_classes=classes, config=cfg.to_dict(), notes=notes
+    )
+
+
 def run_experiment(
     split_cfg: SplitConfig,
     model_cfg: ModelConfig,
@@ -275,82 +225,41 @@ def run_experiment(
     eval_cfg: EvalConfig,
     method_cfgs: Mapping[str, Mapping[str, Any]] | None = None,
     *,
-    dataset: ArrayDataset | None = None,
-    split: Split | None = None,
     show_progress: bool = True,
     keep_models: bool = False,
+    engine: EngineConfig | None = None,
 ) -> ExperimentResult:
-    """Run the whole pipeline once and return (not save) its result."""
+    """Run the whole job once (as engine tasks, inline unless ``engine`` says otherwise) and
+    return (not save) its result. A method that fails raises its error."""
     t0 = time.perf_counter()
     method_cfgs = dict(method_cfgs or {})
     for name in list(run_cfg.methods) + list(method_cfgs):
         get_method_class(name)  # unknown names fail before any training
-    methods = [m for m in run_cfg.methods if m not in REFERENCE_METHODS]
+    names = [*REFERENCE_METHODS, *(m for m in run_cfg.methods if m not in REFERENCE_METHODS)]
     configs = {
         name: get_method_class(name).config_cls.from_dict(method_cfgs.get(name, {}))
-        for name in [*REFERENCE_METHODS, *methods]
+        for name in names
     }
-    device = resolve_device(run_cfg.device)
-    ds = dataset if dataset is not None else load_dataset(split_cfg.dataset, run_cfg.data_dir)
-    if model_cfg.name == "cnn" and not ds.is_image:
-        raise ConfigError(f"dataset '{ds.name}' is tabular; use --model mlp")
-    split = split if split is not None else make_split(ds, split_cfg)
-    data = unlearning_data(ds, split, augment=train_cfg.augment)
+    retrain = retrain_recipe(train_cfg, configs["retrain"].seed)
+    spec = GroupSpec(split_cfg, model_cfg, train_cfg, retrain, data_dir=run_cfg.data_dir)
+    keep = keep_models or run_cfg.save_models
+    tasks = [UnlearnTask(spec, n, configs[n], eval_cfg, keep_model=keep) for n in names]
     cache = None if run_cfg.no_cache else Path(run_cfg.cache_dir or user_cache_dir())
-    log(
-        f"[run] {ds.name}: {', '.join(f'{k} {v}' for k, v in split.summary().items())}; "
-        f"device {device}",
-        enabled=show_progress,
-    )
-
-    original, orig_rec = obtain_model(
-        "original",
-        split,
-        data,
-        model_cfg,
-        train_cfg,
-        device=device,
-        cache_dir=cache,
-        show_progress=show_progress,
-    )
-    retrained, re_rec = obtain_model(
-        "retrain",
-        split,
-        data,
-        model_cfg,
-        retrain_recipe(train_cfg, configs["retrain"].seed),
-        device=device,
-        cache_dir=cache,
-        show_progress=show_progress,
-    )
-    frozen = copy.deepcopy(original).eval()
-    for p in frozen.parameters():
-        p.requires_grad_(False)
-    context = MethodContext(model_cfg, train_cfg, original=frozen, show_progress=show_progress)
-
-    models: dict[str, FeatureClassifier] = {"original": original, "retrain": retrained}
-    outcomes: dict[str, dict[str, Any]] = {
-        "original": {**orig_rec, "config": configs["original"].to_dict()},
-        "retrain": {**re_rec, "config": configs["retrain"].to_dict()},
-    }
-    wall = {"original": 0.0, "retrain": float(re_rec.get("wall_time", float("nan")))}
-    for name in methods:
-        method = create_method(name, configs[name])
-        log(f"[run] unlearning with {name}", enabled=show_progress)
-        outcome: UnlearnOutcome = method.unlearn(
-            copy.deepcopy(original), data, device=device, context=context
-        )
-        models[name] = outcome.model
-        wall[name] = outcome.wall_time
-        outcomes[name] = {
-            "wall_time": outcome.wall_time,
-            "history": outcome.history,
-            "info": outcome.info,
-            "config": configs[name].to_dict(),
-        }
-    evaluation = evaluate_models(
-        models, data, device=device, config=eval_cfg, wall_times=wall, show_progress=show_progress
-    )
+    with Engine(engine, device=run_cfg.device, cache_dir=cache, show_progress=show_progress) as e:
+        results = e.results(tasks)
+    for result in results.values():
+        if not result.ok:
+            if result.error is not None:
+                raise result.error
+            raise RuntimeError(result.row["error"])
+    split, data = prepared_data(spec)
+    models = {}
+    for result in results.values():
+        if result.state is not None:
+            models[result.row["method"]] = build_model(
+                model_cfg, data.input_shape, data.num_classes
+            )
+            models[result.row["method"]].load_state_dict(result.state)
     config = {
         "split": split_cfg.to_dict(),
         "model": model_cfg.to_dict(),
@@ -358,16 +267,16 @@ def run_experiment(
         "run": run_cfg.to_dict(),
         "eval": eval_cfg.to_dict(),
         "methods": {k: v.to_dict() for k, v in configs.items()},
-        "device": str(device),
+        "device": str(resolve_device(run_cfg.device)),
         "torch": torch.__version__,
     }
     return ExperimentResult(
-        evaluation=evaluation,
-        outcomes=outcomes,
+        evaluation=_evaluation(results, split, eval_cfg),
+        outcomes=_outcomes(results),
         config=config,
         split=split,
         wall_time=time.perf_counter() - t0,
-        models=models if (keep_models or run_cfg.save_models) else {},
+        models=models,
         input_shape=data.input_shape,
         num_classes=data.num_classes,
     )

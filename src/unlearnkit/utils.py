@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import random
 import sys
-import tempfile
-from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
-from typing import IO, Any, TypeVar
+from collections.abc import Iterable, Iterator
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
 from torch import nn
 
 from unlearnkit.errors import ConfigError, DivergenceError
+from unlearnkit.records import atomic_write  # noqa: F401  (re-export: used across the package)
 
 T = TypeVar("T")
 DIVERGENCE_HINT = "Lower the learning rate, add gradient clipping, or shorten the run."
@@ -146,37 +144,3 @@ def log(msg: str, *, enabled: bool = True, detail: bool = False) -> None:
 
     tqdm.write(msg, file=sys.stderr)
     sys.stderr.flush()
-
-
-def atomic_write(
-    path: str | Path, data: bytes | Callable[[IO[bytes]], None], *, fsync: bool = False
-) -> Path:
-    """Write a file so that readers see either the old or the complete new content.
-
-    ``data`` is the bytes, or a function that writes them to a binary file object (e.g.
-    ``lambda fh: np.save(fh, a)``). The bytes go to a temp file in the same folder, which is
-    then renamed over ``path``; on any error the temp file is removed. The file gets the
-    permissions of a normally created file (0666 minus the umask). ``fsync`` also flushes it
-    to disk before the rename (crash safety, not only interruption safety).
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            if isinstance(data, (bytes, bytearray, memoryview)):
-                fh.write(data)
-            else:
-                data(fh)
-            if fsync:
-                fh.flush()
-                os.fsync(fh.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return path

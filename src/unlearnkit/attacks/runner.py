@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from unlearnkit.attacks.config import MIN_K, MIN_N
 from unlearnkit.attacks.lira import attack_summary, logit_scaled_confidence, ulira_scores
 from unlearnkit.attacks.neurips import neurips_score
 from unlearnkit.attacks.pools import ModelPool, TrainFn
@@ -66,10 +67,6 @@ __all__ = [
     "run_ulira",
 ]
 
-#: N = 2 gives the NeurIPS score no bucket (ln(N − 1) = 0).
-MIN_N = 3
-#: leave-one-out U-LiRA needs ≥ 2 models per side after leaving the target out.
-MIN_K = 6
 STATISTIC = "logit_scaled_confidence"
 EMB_STATISTIC = "cosine_to_class_prototype"
 

@@ -28,21 +28,27 @@ of everything that determines its result.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from unlearnkit.attacks.runner import MIN_K, MIN_N
+from unlearnkit.attacks.config import ATTACK_NAMES, AttacksConfig
 from unlearnkit.config import Config, option
 from unlearnkit.data import get_dataset_spec
 from unlearnkit.data.splits import SplitConfig
+from unlearnkit.engine.spec import (
+    DEFAULT_METHODS,
+    REFERENCE_METHODS,
+    GroupSpec,
+    SideOutputs,
+    UnlearnTask,
+    recipe_defaults,
+)
 from unlearnkit.errors import ConfigError
 from unlearnkit.evaluation import EvalConfig
 from unlearnkit.methods import MethodConfig, get_method_class
 from unlearnkit.models import ModelConfig
-from unlearnkit.pipeline import DEFAULT_METHODS, REFERENCE_METHODS, recipe_defaults
+from unlearnkit.records import stable_hash
 from unlearnkit.training import TrainConfig
 
 __all__ = [
@@ -61,9 +67,6 @@ __all__ = [
 
 #: sections a benchmark file may have
 BENCHMARK_SECTIONS = ("benchmark", "grid", "model", "train", "eval", "methods", "attacks", "tune")
-
-#: the per-example attacks a benchmark can run, in the order it runs them
-ATTACK_NAMES = ("neurips", "ulira")
 
 #: ``[benchmark]`` options that say *where/how* to run, not *what*: they may change on resume
 RUNTIME_KEYS = ("device", "data_dir", "cache_dir", "no_cache")
@@ -115,90 +118,6 @@ class BenchmarkConfig(Config):
 
 
 @dataclass(frozen=True)
-class AttacksConfig(Config):
-    """The optional ``[attacks]`` section: per-example attacks on every group of the grid.
-
-    Each enabled attack runs once per group (split, seed) and attacked method, after the
-    group's method runs, reusing the group's original; the model pools are cached in the
-    benchmark's cache folder and shared by all methods (docs/per-example-attacks.md gives the
-    designs, docs/benchmark.md the cost). Both attacks are off by default.
-    """
-
-    section = "attacks"
-
-    neurips_n: int = option(
-        0,
-        f"N of the NeurIPS 2023 forgetting score (0 = off; >= {MIN_N}, tens for stable "
-        "numbers). Costs per group: N retrains shared by all methods (cached pool), then N "
-        "runs of each attacked method from the group's original; retrain as a method costs N "
-        "more retrains (its retrain-vs-retrain reference)",
-    )
-    ulira_k: int = option(
-        0,
-        f"K shadow models of U-LiRA (0 = off; >= {MIN_K}, tens for stable numbers). Costs per "
-        "group: K shadow trainings on retain_fraction of retain (half of them plus the forget "
-        "set) and 1 reference retrain, shared by all methods (cached pool); then ceil(K/2) + 1 "
-        "runs of each attacked method; retrain as a method costs ceil(K/2) + 1 trainings",
-    )
-    methods: tuple[str, ...] = option(
-        (),
-        "methods to attack (default: every method of [benchmark] methods plus retrain, "
-        "not original); each must be one of the benchmark's methods or 'retrain'",
-    )
-    retain_fraction: float = option(
-        0.5,
-        "U-LiRA: share of retain each shadow model trains on (0.5: Hayes et al.; 1: the real "
-        "original's regime, about twice the pool cost, recommended for partial-class forget "
-        "sets)",
-    )
-    n_perm: int = option(
-        200,
-        "U-LiRA: model relabellings for the AUC's null distribution and p-value (0 = skip; "
-        "cheap next to the trainings)",
-    )
-
-    def validate(self) -> None:
-        if self.neurips_n != 0 and self.neurips_n < MIN_N:
-            raise ConfigError(
-                f"[attacks] neurips_n must be 0 (off) or >= {MIN_N} models per side (N = 2 "
-                f"leaves the NeurIPS score no bucket; use tens), got {self.neurips_n}"
-            )
-        if self.ulira_k != 0 and self.ulira_k < MIN_K:
-            raise ConfigError(
-                f"[attacks] ulira_k must be 0 (off) or >= {MIN_K} shadow models (leave-one-out "
-                f"keeps >= 2 per side; use tens), got {self.ulira_k}"
-            )
-        if not 0 < self.retain_fraction <= 1:
-            raise ConfigError(
-                f"[attacks] retain_fraction must be in (0, 1], got {self.retain_fraction}"
-            )
-        if self.n_perm < 0:
-            raise ConfigError(
-                f"[attacks] n_perm must be >= 0 (0 skips the null distribution), got {self.n_perm}"
-            )
-        if len(set(self.methods)) != len(self.methods):
-            raise ConfigError(f"[attacks] methods has duplicates: {list(self.methods)}")
-
-    @property
-    def enabled(self) -> tuple[tuple[str, int], ...]:
-        """The attacks to run with their size: ``(("neurips", N), ("ulira", K))``, those > 0."""
-        sizes = {"neurips": self.neurips_n, "ulira": self.ulira_k}
-        return tuple((a, sizes[a]) for a in ATTACK_NAMES if sizes[a] > 0)
-
-    def options(self, attack: str) -> dict[str, Any]:
-        """The options besides the size that determine ``attack``'s result."""
-        if attack == "ulira":
-            return {"retain_fraction": self.retain_fraction, "n_perm": self.n_perm}
-        return {}
-
-
-def stable_hash(payload: Any, length: int = 16) -> str:
-    """SHA-256 (hex, truncated) of a JSON-serialisable payload with sorted keys."""
-    blob = json.dumps(payload, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(blob.encode()).hexdigest()[:length]
-
-
-@dataclass(frozen=True)
 class GridEntry:
     """One ``[[grid.split]]`` table, resolved (its split's seed is a placeholder)."""
 
@@ -226,24 +145,48 @@ class GridEntry:
 
 @dataclass(frozen=True)
 class Run:
-    """One method on one group; ``run_id`` names its row in ``results.jsonl``."""
+    """One method on one group: an engine task; ``run_id`` (its key) names its row in
+    ``results.jsonl``."""
 
-    run_id: str
-    method: str
-    config: MethodConfig
+    task: UnlearnTask
+
+    @property
+    def run_id(self) -> str:
+        return self.task.key
+
+    @property
+    def method(self) -> str:
+        return self.task.method
+
+    @property
+    def config(self) -> MethodConfig:
+        return self.task.config
 
 
 @dataclass(frozen=True)
 class Group:
     """A (split, seed) pair with its runs: original, retrain, then the methods."""
 
-    group_id: str
+    spec: GroupSpec
     entry: int
     seed: int
-    split: SplitConfig
-    model: ModelConfig
-    train: TrainConfig
     runs: tuple[Run, ...]
+
+    @property
+    def group_id(self) -> str:
+        return self.spec.key
+
+    @property
+    def split(self) -> SplitConfig:
+        return self.spec.split
+
+    @property
+    def model(self) -> ModelConfig:
+        return self.spec.model
+
+    @property
+    def train(self) -> TrainConfig:
+        return self.spec.train
 
 
 @dataclass(frozen=True)
@@ -254,7 +197,7 @@ class BenchmarkPlan:
     entries: tuple[GridEntry, ...]
     eval: EvalConfig
     method_configs: Mapping[str, Mapping[str, Any]]
-    attacks: AttacksConfig = AttacksConfig()
+    attacks: AttacksConfig = field(default_factory=AttacksConfig)
 
     def __post_init__(self) -> None:
         _check_attacked_methods(self.attacks, self.config)
@@ -279,34 +222,38 @@ class BenchmarkPlan:
         per_group = len(self.attacks.enabled) * len(self.attacked_methods)
         return len(self.entries) * len(self.config.seeds) * per_group
 
+    def group_spec(self, entry: GridEntry, seed: int) -> GroupSpec:
+        """The engine group of one grid entry at one seed (split and recipe seeded)."""
+        return GroupSpec(
+            entry.split.replace(seed=seed),
+            entry.model,
+            entry.train.replace(seed=seed),
+            data_dir=self.config.data_dir,
+        )
+
+    def task(
+        self, spec: GroupSpec, name: str, seed: int, *, entry: GridEntry | None = None
+    ) -> UnlearnTask:
+        """The engine task of method ``name`` on ``spec`` (its config seeded; the grid
+        entry's own method table over the shared one)."""
+        cls = get_method_class(name).config_cls
+        table = self.method_configs.get(name, {})
+        if entry is not None:
+            table = entry.method_table(name, self.method_configs)
+        cfg = cls.from_dict({**table, "seed": seed})
+        bench = self.config
+        side = SideOutputs(
+            scores=bench.save_scores,
+            embedding_sample=bench.embedding_sample if name in bench.embedding_models else 0,
+        )
+        return UnlearnTask(spec, name, cfg, self.eval, side=side)
+
     def groups(self) -> Iterator[Group]:
         for i, entry in enumerate(self.entries):
             for seed in self.config.seeds:
-                split = entry.split.replace(seed=seed)
-                train = entry.train.replace(seed=seed)
-                group_payload = {
-                    "split": split.to_dict(),
-                    "model": entry.model.to_dict(),
-                    "train": train.to_dict(),
-                }
-                group_id = stable_hash(group_payload, 12)
-                runs = []
-                for name in self.methods:
-                    cls = get_method_class(name).config_cls
-                    table = entry.method_table(name, self.method_configs)
-                    cfg = cls.from_dict({**table, "seed": seed})
-                    run_id = stable_hash(
-                        {
-                            **group_payload,
-                            "dataset": split.dataset,
-                            "seed": seed,
-                            "method": name,
-                            "method_config": cfg.to_dict(),
-                            "eval": self.eval.to_dict(),
-                        }
-                    )
-                    runs.append(Run(run_id, name, cfg))
-                yield Group(group_id, i, seed, split, entry.model, train, tuple(runs))
+                spec = self.group_spec(entry, seed)
+                runs = tuple(Run(self.task(spec, name, seed, entry=entry)) for name in self.methods)
+                yield Group(spec, i, seed, runs)
 
     def n_runs(self) -> int:
         return len(self.entries) * len(self.config.seeds) * len(self.methods)

@@ -10,6 +10,10 @@ from unlearnkit.data.registry import (
     search_dirs,
 )
 
+# the built-in loaders register themselves with the registry (they import it; it does not
+# import them, so there is no cycle)
+from unlearnkit.data import loaders  # noqa: F401  isort: skip
+
 __all__ = [
     "ArrayDataset",
     "DatasetSpec",

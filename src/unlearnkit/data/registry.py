@@ -65,12 +65,10 @@ def register_dataset(spec: DatasetSpec) -> DatasetSpec:
 
 
 def dataset_names() -> list[str]:
-    _ensure_builtin()
     return sorted(_REGISTRY)
 
 
 def get_dataset_spec(name: str) -> DatasetSpec:
-    _ensure_builtin()
     if name not in _REGISTRY:
         raise DataError(f"unknown dataset '{name}'; known datasets: {', '.join(sorted(_REGISTRY))}")
     return _REGISTRY[name]
@@ -140,13 +138,3 @@ def missing_files_error(spec_name: str, dirs: list[Path], what: str) -> DataErro
         f"Expected: {spec.files}\n"
         f"How to get it: {spec.how_to_get}\n{fix}"
     )
-
-
-_BUILTIN_LOADED = False
-
-
-def _ensure_builtin() -> None:
-    global _BUILTIN_LOADED
-    if not _BUILTIN_LOADED:
-        _BUILTIN_LOADED = True
-        import unlearnkit.data.loaders  # noqa: F401  (registers the built-in datasets)

@@ -37,7 +37,7 @@ from unlearnkit.config import Config, option
 from unlearnkit.data.base import ArrayDataset
 from unlearnkit.data.registry import get_dataset_spec
 from unlearnkit.errors import ConfigError, DataError
-from unlearnkit.utils import atomic_write
+from unlearnkit.records import atomic_write_text
 
 SCENARIOS = ("random", "partial-class", "class", "confusion")
 SPLIT_FORMAT = 1
@@ -280,11 +280,6 @@ class Split:
 
 def labels_fingerprint(ds: ArrayDataset) -> str:
     return hashlib.sha256(ds.y.numpy().astype("<i8").tobytes()).hexdigest()
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` atomically (:func:`unlearnkit.utils.atomic_write`)."""
-    atomic_write(path, text.encode())
 
 
 def _draw_k(rng: np.random.Generator, size: float, candidates: np.ndarray, k: int) -> np.ndarray:

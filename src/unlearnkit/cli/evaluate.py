@@ -7,17 +7,18 @@ import json
 from pathlib import Path
 from typing import Any
 
+from unlearnkit.cli.commands import HELP
+from unlearnkit.cli.common import command
 from unlearnkit.config import add_config_arguments
 from unlearnkit.errors import ConfigError
 
 
 def add_parser(sub: Any) -> None:
-    from unlearnkit.cli import command
     from unlearnkit.evaluation.suite import EvalConfig
 
     p = sub.add_parser(
         "evaluate",
-        help="evaluate saved checkpoints (original, retrain, methods) on a saved split",
+        help=HELP["evaluate"],
     )
     p.add_argument(
         "--split",
@@ -39,7 +40,6 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--data-dir", help="folder with dataset files")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     add_config_arguments(p, EvalConfig, prefix="eval", title="evaluation")
-    command("evaluate")(cmd_evaluate)
 
 
 def parse_checkpoints(items: list[str]) -> dict[str, str]:
@@ -61,13 +61,15 @@ def parse_checkpoints(items: list[str]) -> dict[str, str]:
     return out
 
 
+@command("evaluate")
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from unlearnkit.checkpoint import load_checkpoint
     from unlearnkit.config import config_from_args
     from unlearnkit.data import load_dataset
     from unlearnkit.data.batching import unlearning_data
-    from unlearnkit.data.splits import Split, atomic_write_text
+    from unlearnkit.data.splits import Split
     from unlearnkit.evaluation.suite import EvalConfig, evaluate_models
+    from unlearnkit.records import atomic_write_text
     from unlearnkit.utils import resolve_device
 
     paths = parse_checkpoints(args.checkpoint)

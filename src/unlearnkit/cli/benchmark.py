@@ -1,4 +1,4 @@
-"""``unlearnkit benchmark`` and ``unlearnkit report`` (registered through ``cli.EXTENSIONS``)."""
+"""``unlearnkit benchmark`` and ``unlearnkit report``."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from unlearnkit.cli import command, load_sections
+from unlearnkit.cli.commands import HELP
+from unlearnkit.cli.common import add_engine_arguments, command, engine_config, load_sections
 
 
 def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "benchmark",
-        help="run a grid of splits × seeds × methods (resumable) and print the aggregate",
+        help=HELP["benchmark"],
         description="Run every (split, seed, method) of a benchmark file, one JSON line per run "
         "in OUT/results.jsonl (and, with an [attacks] section, one per per-example attack in "
         "OUT/attacks.jsonl). Rerunning the same command resumes: finished runs are skipped, "
@@ -39,10 +40,11 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument("--report", action="store_true", help="build the report at the end")
     p.add_argument("--quiet", action="store_true", help="no progress bars or log lines")
+    add_engine_arguments(p)
 
     p = subparsers.add_parser(
         "report",
-        help="write report.md, report.html and figures/ for a benchmark folder",
+        help=HELP["report"],
         description="Aggregate OUT/results.jsonl and write OUT/report.md, a self-contained "
         "OUT/report.html, OUT/summary.json and OUT/figures/*.png.",
     )
@@ -52,7 +54,8 @@ def add_parser(subparsers: Any) -> None:
 
 def _print_attacks(out: Path) -> None:
     from unlearnkit.benchmark.aggregate import ATTACK_SIZE, aggregate_attacks, attack_table
-    from unlearnkit.benchmark.runner import ATTACKS_FILE, ResultsFile
+    from unlearnkit.benchmark.runner import ATTACKS_FILE
+    from unlearnkit.records import ResultsFile
 
     path = out / ATTACKS_FILE
     if not path.is_file():
@@ -72,7 +75,8 @@ def _print_attacks(out: Path) -> None:
 def _print_summary(out: Path) -> None:
     from unlearnkit.benchmark.aggregate import aggregate_results, summary_table
     from unlearnkit.benchmark.answer import answer_lines
-    from unlearnkit.benchmark.runner import RESULTS_FILE, ResultsFile
+    from unlearnkit.benchmark.runner import RESULTS_FILE
+    from unlearnkit.records import ResultsFile
 
     agg = aggregate_results(ResultsFile(out / RESULTS_FILE).load())
     for s in agg["settings"]:
@@ -103,7 +107,8 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         },
     )
     out = Path(args.out or Path("runs") / "benchmark" / plan.config.name)
-    outcome = run_benchmark(plan, out, show_progress=not args.quiet)
+    engine = engine_config(args)
+    outcome = run_benchmark(plan, out, show_progress=not args.quiet, engine=engine)
     _print_summary(out)
     print(
         f"\n{outcome.ok} run(s) done, {outcome.skipped} already done, {outcome.failed} failed "

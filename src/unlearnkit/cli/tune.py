@@ -1,4 +1,4 @@
-"""``unlearnkit tune`` (registered through ``cli.EXTENSIONS``)."""
+"""``unlearnkit tune``: thin — the search itself is :mod:`unlearnkit.tuning`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from unlearnkit.cli import command, load_sections
+from unlearnkit.cli.commands import HELP
+from unlearnkit.cli.common import command, load_sections
 from unlearnkit.config import add_config_arguments, config_from_args
 
 #: the global --seed sets other seeds; the tuning seed has its own flag
@@ -18,8 +19,7 @@ def add_parser(subparsers: Any) -> None:
 
     p = subparsers.add_parser(
         "tune",
-        help="tune every method's hyperparameters on val by Bayesian optimisation (Optuna; "
-        "the same budget per method)",
+        help=HELP["tune"],
         description="One Optuna study per (method, setting) of a benchmark file's grid, scored "
         "on val at tuning seeds apart from the benchmark's seeds. Options come from the file's "
         "[tune] table (search spaces from [tune.space.<method>]), overridden by these flags. "

@@ -1,0 +1,108 @@
+"""The engine on Ray (one local runtime for the module, 2 CPUs on 127.0.0.1): the same rows as
+inline; SIGKILL of a Ray driver, then resume, loses and repeats nothing."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from unlearnkit.benchmark import load_plan, run_benchmark
+from unlearnkit.cli import load_sections
+from unlearnkit.engine import EngineConfig
+from unlearnkit.records import ResultsFile
+
+from .conftest import comparable, write_config
+
+ray = pytest.importorskip("ray")
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.filterwarnings("ignore:the validation-domain set"),  # tiny digits split
+]
+
+
+@pytest.fixture(scope="module")
+def ray_runtime():
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # loopback only
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+def rows_by_id(out):
+    return {r["run_id"]: comparable(r) for r in ResultsFile(out / "results.jsonl").load()}
+
+
+def test_inline_and_ray_rows_are_identical(tmp_path, ray_runtime, one_thread):
+    # separate model caches: the Ray run trains its originals and retrains on the workers
+    plans = [
+        load_plan(
+            load_sections(str(write_config(tmp_path / f"{n}.toml", tmp_path / n, seeds=(0, 1))))
+        )
+        for n in ("inline-cache", "ray-cache")
+    ]
+    inline = run_benchmark(plans[0], tmp_path / "inline", show_progress=False)
+    on_ray = run_benchmark(
+        plans[1], tmp_path / "ray", show_progress=False, engine=EngineConfig(workers=2)
+    )
+    assert (inline.ok, on_ray.ok, on_ray.failed) == (8, 8, 0)
+    a, b = rows_by_id(tmp_path / "inline"), rows_by_id(tmp_path / "ray")
+    assert set(a) == set(b) and len(a) == 8
+    for key in a:
+        assert a[key] == b[key], a[key]["method"]
+    # the side files are the same bytes
+    for row in a.values():
+        for rel in row["files"].values():
+            assert (tmp_path / "inline" / rel).read_bytes() == (tmp_path / "ray" / rel).read_bytes()
+
+
+def test_sigkill_of_a_ray_driver_then_resume_loses_and_repeats_nothing(
+    tmp_path, ray_runtime, one_thread
+):
+    cfg = write_config(tmp_path / "b.toml", tmp_path / "cache", seeds=(0, 1))
+    out = tmp_path / "out"
+    entry = "import sys; from unlearnkit.cli import main; sys.exit(main())"
+    cmd = [sys.executable, "-c", entry, "benchmark", "--config", str(cfg), "--out", str(out)]
+    cmd += ["--quiet", "--workers", "2"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+    env.pop("RAY_ADDRESS", None)
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+    )
+    results = out / "results.jsonl"
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and proc.poll() is None:
+            if results.is_file() and results.read_bytes().count(b"\n") >= 1:
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    finally:
+        # Ray's agents of the killed driver's runtime share its process group: end them too
+        time.sleep(1)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        if proc.stderr:
+            proc.stderr.close()
+    before = ResultsFile(results).load()
+    assert 1 <= len(before) < 8
+    first = results.read_bytes().split(b"\n")[: len(before)]
+
+    plan = load_plan(load_sections(str(cfg)))
+    outcome = run_benchmark(plan, out, show_progress=False, engine=EngineConfig(workers=2))
+    assert (outcome.skipped, outcome.ok, outcome.failed) == (len(before), 8 - len(before), 0)
+    rows = ResultsFile(results).load()
+    ids = [r["run_id"] for r in rows]
+    assert len(ids) == len(set(ids)) == 8  # nothing lost, nothing repeated
+    assert results.read_bytes().split(b"\n")[: len(before)] == first
+    assert all(r["status"] == "ok" for r in rows)
