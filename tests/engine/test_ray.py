@@ -106,3 +106,35 @@ def test_sigkill_of_a_ray_driver_then_resume_loses_and_repeats_nothing(
     assert len(ids) == len(set(ids)) == 8  # nothing lost, nothing repeated
     assert results.read_bytes().split(b"\n")[: len(before)] == first
     assert all(r["status"] == "ok" for r in rows)
+
+
+ATTACK = ["attack", "neurips", "--method", "finetune", "--n", "3", "--train-size", "300",
+          "--forget-classes", "3", "--model", "cnn", "--model-width", "4", "--model-embed-dim",
+          "16", "--epochs", "2", "--lr", "0.1", "--finetune-epochs", "1", "--seed", "0",
+          "--device", "cpu", "--quiet"]  # fmt: skip
+
+
+def test_attack_pool_and_runs_on_ray_match_inline(tmp_path, ray_runtime, one_thread):
+    import json
+
+    import numpy as np
+
+    from unlearnkit.cli import main
+
+    for name, extra in (("inline", []), ("ray", ["--workers", "2"])):
+        argv = [*ATTACK, "--cache-dir", str(tmp_path / f"cache-{name}")]
+        assert main([*argv, "--out", str(tmp_path / name), *extra]) == 0
+    got = {}
+    for name in ("inline", "ray"):
+        payload = json.loads((tmp_path / name / "neurips.json").read_text())
+        res = payload["results"]["finetune"]
+        assert res["pool_trainings"] == 3 and res["unlearning_runs"] == 3  # all trained here
+        with np.load(tmp_path / name / "neurips_scores.npz") as z:
+            got[name] = (res, {k: z[k] for k in z.files})
+    timing = {"wall_time", "wall_time_pool", "wall_time_method", "method_wall_time", "pool"}
+    a, b = ({k: v for k, v in r.items() if k not in timing} for r, _ in got.values())
+    assert a == b
+    arrays_a, arrays_b = got["inline"][1], got["ray"][1]
+    assert set(arrays_a) == set(arrays_b)
+    for key in arrays_a:
+        np.testing.assert_array_equal(arrays_a[key], arrays_b[key], err_msg=key)

@@ -32,20 +32,21 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 
 from unlearnkit.checkpoint import CheckpointError, CheckpointMeta, load_checkpoint, save_checkpoint
 from unlearnkit.data.batching import TensorSet, UnlearningData
-from unlearnkit.data.splits import Split, atomic_write_text
+from unlearnkit.data.splits import Split
 from unlearnkit.errors import ConfigError
-from unlearnkit.models import FeatureClassifier, ModelConfig
+from unlearnkit.models import FeatureClassifier, ModelConfig, build_model
+from unlearnkit.records import atomic_write, atomic_write_text
 from unlearnkit.training import TrainConfig, accuracy, train_fresh
-from unlearnkit.utils import atomic_write, log, progress
+from unlearnkit.utils import log, progress
 
-__all__ = ["POOL_KINDS", "ModelPool", "TrainFn", "pool_key"]
+__all__ = ["POOL_KINDS", "ModelPool", "TaskMapper", "TrainFn", "fit_pool_model", "pool_key"]
 
 POOL_KINDS = ("shadow", "retrain")
 POOL_FORMAT = 1
@@ -55,6 +56,26 @@ _SUBSET_SALT = 0x5AD0
 #: ``train_fn(model_cfg, train_cfg, train_set, *, input_shape, num_classes, device, augment,
 #: show_progress, desc) -> (model, anything)``; :func:`unlearnkit.training.train_fresh` fits.
 TrainFn = Callable[..., tuple[FeatureClassifier, Any]]
+
+
+class TaskMapper(Protocol):
+    """Runs ``fn(*call)`` for every call, possibly in parallel (the engine does): results in
+    the order of ``calls``; the first failure raises. ``put`` shares a large object."""
+
+    def map(self, fn: Callable[..., Any], calls: list[tuple[Any, ...]]) -> list[Any]: ...
+
+    def put(self, obj: Any) -> Any: ...
+
+
+def fit_pool_model(
+    data_source: Callable[[], UnlearningData], recipe: dict[str, Any], i: int
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Task body: train model ``i`` of the pool ``recipe`` describes, on ``data_source()``."""
+    data = data_source()
+    pool = ModelPool(None, recipe["kind"], data, recipe["model_cfg"], recipe["train_cfg"],
+                     seed_base=recipe["seed_base"], retain_fraction=recipe["retain_fraction"],
+                     device=recipe["device"], show_progress=False)  # fmt: skip
+    return pool.fit(i)
 
 
 def pool_key(
@@ -105,6 +126,9 @@ class ModelPool:
             injectable for tests.
         device: where models are trained.
         show_progress: progress bar over the models to train.
+        data_source: a picklable callable returning ``data`` on a worker (the engine's
+            :func:`~unlearnkit.engine.group.data_source`); with it, :meth:`ensure` can train
+            the missing models as tasks.
 
     Attributes:
         trained_count: models trained (not reused) by this object so far.
@@ -112,7 +136,7 @@ class ModelPool:
 
     def __init__(
         self,
-        root: str | Path,
+        root: str | Path | None,
         kind: str,
         data: UnlearningData,
         model_cfg: ModelConfig,
@@ -124,6 +148,7 @@ class ModelPool:
         train_fn: TrainFn | None = None,
         device: torch.device | str = "cpu",
         show_progress: bool = True,
+        data_source: Any = None,
     ) -> None:
         if kind not in POOL_KINDS:
             raise ConfigError(f"unknown pool kind '{kind}'; choose one of {', '.join(POOL_KINDS)}")
@@ -137,6 +162,7 @@ class ModelPool:
             )
         if len(data.retain) == 0:
             raise ConfigError("the retain set is empty: a model pool has nothing to train on")
+        self.root = root
         self.kind = kind
         self.data = data
         self.split = split
@@ -156,7 +182,10 @@ class ModelPool:
             self.retain_fraction,
             data.content_sha256,
         )
-        self.path = Path(root) / f"{split.config.dataset}-{kind}-{self.key}"
+        #: what tasks get instead of ``data``: a picklable callable returning it (the engine's)
+        self.data_source = data_source if train_fn is None else None
+        name = f"{split.config.dataset}-{kind}-{self.key}"
+        self.path = Path(root) / name if root is not None else Path(name)  # None: on a worker
         self.trained_count = 0
         self._index: dict[str, Any] = self._read_index()
 
@@ -260,7 +289,7 @@ class ModelPool:
 
     def _read_index(self) -> dict[str, Any]:
         path = self.path / "index.json"
-        if not path.is_file():
+        if self.root is None or not path.is_file():
             return self._empty_index()
         try:
             index = json.loads(path.read_text())
@@ -310,7 +339,9 @@ class ModelPool:
             return None
         return dict(meta.metrics or {})
 
-    def _train(self, i: int) -> dict[str, Any]:
+    def fit(self, i: int) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """Train model ``i`` and return its weights (CPU) and metrics; writes nothing (a task
+        body: :func:`fit_pool_model` runs it on a worker)."""
         train_set = self.train_set(i)
         recipe = self.train_cfg.replace(seed=self.seed(i))
         t0 = time.perf_counter()
@@ -329,6 +360,12 @@ class ModelPool:
             "wall_time": time.perf_counter() - t0,
             "train_acc": accuracy(model, train_set, self.device),
         }
+        return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}, metrics
+
+    def store(self, i: int, state: dict[str, torch.Tensor], metrics: dict[str, Any]) -> None:
+        """Save model ``i`` (weights from :meth:`fit`) and record it in the index."""
+        model = build_model(self.model_cfg, self.data.input_shape, self.data.num_classes)
+        model.load_state_dict(state)
         save_checkpoint(
             self.model_path(i),
             model,
@@ -339,19 +376,22 @@ class ModelPool:
                 dataset=self.split.config.dataset,
                 split_sha256=self.split.sha256,
                 role=f"pool-{self.kind}",
-                train_config=recipe.to_dict(),
+                train_config=self.train_cfg.replace(seed=self.seed(i)).to_dict(),
                 metrics=metrics,
                 extra={"identity": self._identity(i)},
             ),
         )
         self.trained_count += 1
-        return metrics
+        self._index["models"][str(i)] = self._entry(i, metrics, reused=False)
+        self._write_index()
 
-    def ensure(self, k: int) -> int:
+    def ensure(self, k: int, mapper: TaskMapper | None = None) -> int:
         """Make sure models ``0..k-1`` exist; train only the missing ones.
 
         Returns the number of models trained by this call (models already in the index, or
-        checkpoints left by an interrupted run that load and match, are reused).
+        checkpoints left by an interrupted run that load and match, are reused). With a
+        ``mapper`` (the engine) the missing models train as tasks, in parallel; this process
+        writes them as they come back.
         """
         k = int(k)
         if k < 1:
@@ -377,12 +417,26 @@ class ModelPool:
             f"({k - len(missing)} reused)",
             enabled=self.show_progress,
         )
+        if mapper is not None and self.data_source is not None:
+            calls = [(self.data_source, self.recipe_args(), i) for i in missing]
+            for i, (state, metrics) in zip(missing, mapper.map(fit_pool_model, calls), strict=True):
+                self.store(i, state, metrics)
+            return len(missing)
         bar = progress(missing, enabled=self.show_progress, desc=f"{self.kind} pool", unit="model")
         for i in bar:
-            metrics = self._train(i)
-            self._index["models"][str(i)] = self._entry(i, metrics, reused=False)
-            self._write_index()
+            self.store(i, *self.fit(i))
         return len(missing)
+
+    def recipe_args(self) -> dict[str, Any]:
+        """What a worker needs to rebuild this pool's recipe (:func:`fit_pool_model`)."""
+        return {
+            "kind": self.kind,
+            "model_cfg": self.model_cfg,
+            "train_cfg": self.train_cfg,
+            "seed_base": self.seed_base,
+            "retain_fraction": self.retain_fraction if self.kind == "shadow" else 0.5,
+            "device": str(self.device),
+        }
 
     def _entry(self, i: int, metrics: dict[str, Any], *, reused: bool) -> dict[str, Any]:
         return {

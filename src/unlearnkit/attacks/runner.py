@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,7 +41,7 @@ import torch
 from unlearnkit.attacks.config import MIN_K, MIN_N
 from unlearnkit.attacks.lira import attack_summary, logit_scaled_confidence, ulira_scores
 from unlearnkit.attacks.neurips import neurips_score
-from unlearnkit.attacks.pools import ModelPool, TrainFn
+from unlearnkit.attacks.pools import ModelPool, TaskMapper, TrainFn
 from unlearnkit.data.batching import UnlearningData
 from unlearnkit.data.registry import user_cache_dir
 from unlearnkit.data.splits import Split
@@ -49,7 +49,7 @@ from unlearnkit.errors import ConfigError
 from unlearnkit.evaluation.collect import collect_outputs
 from unlearnkit.methods import get_method_class, unlearn_copy
 from unlearnkit.methods.base import MethodConfig
-from unlearnkit.models import FeatureClassifier, ModelConfig
+from unlearnkit.models import FeatureClassifier, ModelConfig, build_model
 from unlearnkit.training import TrainConfig
 from unlearnkit.utils import log, progress, resolve_device
 
@@ -188,6 +188,11 @@ class AttackSetup:
     max_retain: int | None = 10_000
     retain_fraction: float = 0.5
     original: FeatureClassifier | None = None
+    #: runs pool trainings and unlearning runs as tasks (the engine); None: one by one here
+    mapper: TaskMapper | None = None
+    #: what tasks get instead of ``data``: a picklable callable returning it (the engine's
+    #: :func:`~unlearnkit.engine.group.data_source`); needed with ``mapper``
+    data_source: Any = None
     _pools: dict[str, ModelPool] = field(default_factory=dict, repr=False)
     _stats: dict[Any, ModelStats] = field(default_factory=dict, repr=False)
     _models: dict[str, FeatureClassifier] = field(default_factory=dict, repr=False)
@@ -222,8 +227,47 @@ class AttackSetup:
                 train_fn=self.train_fn,
                 device=self.device,
                 show_progress=self.show_progress,
+                data_source=self.data_source,
             )
         return self._pools[kind]
+
+    @property
+    def parallel(self) -> bool:
+        """Whether pool trainings and unlearning runs go to :attr:`mapper` as tasks."""
+        return self.mapper is not None and self.data_source is not None and self.train_fn is None
+
+    def ensure(self, pool: ModelPool, k: int) -> int:
+        """``pool.ensure(k)``, as tasks when :attr:`parallel`."""
+        return pool.ensure(k, self.mapper if self.parallel else None)
+
+    def members(
+        self,
+        name: str,
+        runs: Sequence[tuple[MethodConfig, Any, np.ndarray | None]],
+        desc: str,
+    ) -> list[tuple[ModelStats, float]]:
+        """Unlearn with ``name`` once per ``(config, start model, retain rows)`` and return
+        each result's statistics (on the full data) and wall time. A start model is a
+        :class:`FeatureClassifier` or its weights; retain rows None = the whole retain set."""
+        dev = str(self.device)
+        common = (self.model_cfg, self.train_cfg, dev, self.max_retain)
+        if self.parallel:
+            assert self.mapper is not None
+            calls = [
+                (self.data_source, name, cfg, start, rows, *common) for cfg, start, rows in runs
+            ]
+            return list(self.mapper.map(member_stats, calls))
+        bar = progress(runs, enabled=self.show_progress, desc=desc, unit="run")
+        return [
+            member_stats(self.data, name, cfg, start, rows, *common) for cfg, start, rows in bar
+        ]
+
+    def shared(self, model: FeatureClassifier) -> Any:
+        """``model`` as a task argument: its weights, shared once (:attr:`parallel`), or itself."""
+        if not self.parallel:
+            return model
+        assert self.mapper is not None
+        return self.mapper.put({k: v.detach().cpu() for k, v in model.state_dict().items()})
 
     def _obtain(self, role: str, recipe: TrainConfig) -> FeatureClassifier:
         from unlearnkit.pipeline import obtain_model
@@ -289,25 +333,35 @@ def _seeded(cfg: MethodConfig, offset: int) -> MethodConfig:
     return cfg.replace(seed=int(base) + int(offset))
 
 
-def _unlearn(
+def member_stats(
+    data: UnlearningData | Callable[[], UnlearningData],
     name: str,
     cfg: MethodConfig,
-    model: FeatureClassifier,
-    data: UnlearningData,
-    setup: AttackSetup,
-) -> tuple[FeatureClassifier, float]:
-    """Run method ``name`` on a copy of ``model``; the original passed to the method (teachers,
-    references) is a frozen copy of ``model``."""
+    start: FeatureClassifier | dict[str, torch.Tensor],
+    retain_rows: np.ndarray | None,
+    model_cfg: ModelConfig,
+    train_cfg: TrainConfig,
+    device: str,
+    max_retain: int | None,
+) -> tuple[ModelStats, float]:
+    """Task body: run method ``name`` on a copy of ``start`` (the method's teacher/reference is
+    a frozen copy of it), with retain cut to ``retain_rows`` when given; return the result's
+    :class:`ModelStats` on the full data and the method's wall time."""
+    full = data() if callable(data) else data
+    if isinstance(start, dict):
+        model = build_model(model_cfg, full.input_shape, full.num_classes)
+        model.load_state_dict(start)
+    else:
+        model = start
+    dev = resolve_device(device)
+    used = full
+    if retain_rows is not None:
+        used = dataclasses.replace(full, retain=full.retain.subset(retain_rows))
     outcome = unlearn_copy(
-        name,
-        cfg,
-        model,
-        data,
-        device=torch.device(setup.device),
-        model_config=setup.model_cfg,
-        train_config=setup.train_cfg,
+        name, cfg, model.to(dev), used, device=dev, model_config=model_cfg, train_config=train_cfg
     )
-    return outcome.model.eval(), float(outcome.wall_time)
+    stats = forget_statistics(outcome.model.eval(), full, dev, max_retain=max_retain)
+    return stats, float(outcome.wall_time)
 
 
 def _make_setup(
@@ -347,6 +401,92 @@ _NEURIPS_SCALARS = (
     "delta",
     "eps_cap",
 )
+
+
+def _side(stats: list[ModelStats], attr: str) -> np.ndarray:
+    """One statistic of many models: ``(n_forget, n_models)``."""
+    return np.stack([getattr(s, attr) for s in stats], axis=1)
+
+
+def _neurips_result(
+    method_name: str,
+    cfg: MethodConfig,
+    N: int,
+    unlearned: list[ModelStats],
+    retrained: list[ModelStats],
+    pool: ModelPool,
+    data: UnlearningData,
+) -> dict[str, Any]:
+    """The NeurIPS score of both statistics from the two sides' per-model statistics."""
+    ra_u = [s.retain_acc for s in unlearned]
+    ra_r = [s.retain_acc for s in retrained]
+    ta_u = [s.test_acc for s in unlearned]
+    ta_r = [s.test_acc for s in retrained]
+    u_phi, r_phi = _side(unlearned, "phi"), _side(retrained, "phi")
+    u_cos, r_cos = _side(unlearned, "cos"), _side(retrained, "cos")
+    main = neurips_score(u_phi, r_phi, ra_u, ra_r, ta_u, ta_r)
+    emb = neurips_score(u_cos, r_cos, ra_u, ra_r, ta_u, ta_r)
+    return {
+        "attack": "neurips",
+        "method": method_name,
+        "N": N,
+        "n_examples": int(main["n_examples"]),
+        "statistic": STATISTIC,
+        **{k: _py(main[k]) for k in _NEURIPS_SCALARS},
+        "emb_statistic": EMB_STATISTIC,
+        **{f"emb_{k}": _py(emb[k]) for k in ("score", "forgetting_quality")},
+        **{f"emb_{k}": _py(emb[k]) for k in ("epsilon_mean", "epsilon_median", "frac_capped")},
+        "unlearned_side": f"{N} runs of {method_name} from one original, method seeds "
+        f"{_seeded(cfg, 0).seed}..{_seeded(cfg, N - 1).seed}",
+        "retrained_side": f"retrain pool models 0..{N - 1} (training seeds "
+        f"{pool.seed(0)}..{pool.seed(N - 1)})",
+        "arrays": {
+            "epsilon": main["epsilon"],
+            "emb_epsilon": emb["epsilon"],
+            "unlearned_phi": u_phi,
+            "retrained_phi": r_phi,
+            "unlearned_cos": u_cos,
+            "retrained_cos": r_cos,
+            "forget_indices": np.asarray(data.forget.indices, dtype=np.int64),
+        },
+    }
+
+
+def _neurips(setup: AttackSetup, method_name: str, cfg: MethodConfig, N: int) -> dict[str, Any]:
+    """:func:`run_neurips` once its inputs are checked: pool, unlearned side, score."""
+    t0 = time.perf_counter()
+    pool = setup.pool("retrain")
+    is_retrain = method_name == "retrain"
+    trained = setup.ensure(pool, 2 * N if is_retrain else N)
+    timing = {"wall_time_pool": time.perf_counter() - t0}
+    retrained = [setup.pool_stats(pool, i) for i in range(N)]
+    t1 = time.perf_counter()
+    if is_retrain:
+        unlearned = [setup.pool_stats(pool, i) for i in range(N, 2 * N)]
+        method_wall, runs = pool.wall_time(2 * N) - pool.wall_time(N), 0
+    else:
+        start = setup.shared(setup.get_original())
+        done = setup.members(
+            method_name, [(_seeded(cfg, i), start, None) for i in range(N)], f"{method_name} ×{N}"
+        )
+        unlearned = [stats for stats, _ in done]
+        method_wall, runs = sum(wall for _, wall in done), N
+    timing["wall_time_method"] = time.perf_counter() - t1
+    result = _neurips_result(method_name, cfg, N, unlearned, retrained, pool, setup.data)
+    if is_retrain:
+        result["unlearned_side"] = (
+            f"retrain pool models {N}..{2 * N - 1} (retrain-vs-retrain reference)"
+        )
+    result.update(
+        unlearning_runs=runs,
+        pool_trainings=trained,
+        pool=str(pool.path),
+        method_wall_time=method_wall,
+        **timing,
+        wall_time=time.perf_counter() - t0,
+        config=cfg.to_dict(),
+    )
+    return result
 
 
 def run_neurips(
@@ -397,77 +537,7 @@ def run_neurips(
         max_retain=max_retain,
         original=original,
     )
-    t0 = time.perf_counter()
-    pool = setup.pool("retrain")
-    is_retrain = method_name == "retrain"
-    trained = pool.ensure(2 * N if is_retrain else N)
-    pool_time = time.perf_counter() - t0
-    retrained = [setup.pool_stats(pool, i) for i in range(N)]
-
-    t1 = time.perf_counter()
-    method_wall = 0.0
-    runs = 0
-    if is_retrain:
-        unlearned = [setup.pool_stats(pool, i) for i in range(N, 2 * N)]
-        method_wall = pool.wall_time(2 * N) - pool.wall_time(N)
-    else:
-        orig = setup.get_original()
-        unlearned = []
-        bar = progress(
-            range(N), enabled=setup.show_progress, desc=f"{method_name} ×{N}", unit="run"
-        )
-        for i in bar:
-            model, wall = _unlearn(method_name, _seeded(cfg, i), orig, setup.data, setup)
-            method_wall += wall
-            runs += 1
-            unlearned.append(setup.compute(model))
-    method_time = time.perf_counter() - t1
-
-    def side(stats: list[ModelStats], attr: str) -> np.ndarray:
-        return np.stack([getattr(s, attr) for s in stats], axis=1)
-
-    ra_u = [s.retain_acc for s in unlearned]
-    ra_r = [s.retain_acc for s in retrained]
-    ta_u = [s.test_acc for s in unlearned]
-    ta_r = [s.test_acc for s in retrained]
-    main = neurips_score(side(unlearned, "phi"), side(retrained, "phi"), ra_u, ra_r, ta_u, ta_r)
-    emb = neurips_score(side(unlearned, "cos"), side(retrained, "cos"), ra_u, ra_r, ta_u, ta_r)
-    result: dict[str, Any] = {
-        "attack": "neurips",
-        "method": method_name,
-        "N": N,
-        "n_examples": int(main["n_examples"]),
-        "statistic": STATISTIC,
-        **{k: _py(main[k]) for k in _NEURIPS_SCALARS},
-        "emb_statistic": EMB_STATISTIC,
-        **{f"emb_{k}": _py(emb[k]) for k in ("score", "forgetting_quality")},
-        **{f"emb_{k}": _py(emb[k]) for k in ("epsilon_mean", "epsilon_median", "frac_capped")},
-        "unlearned_side": (
-            f"retrain pool models {N}..{2 * N - 1} (retrain-vs-retrain reference)"
-            if is_retrain
-            else f"{N} runs of {method_name} from one original, method seeds "
-            f"{_seeded(cfg, 0).seed}..{_seeded(cfg, N - 1).seed}"
-        ),
-        "retrained_side": f"retrain pool models 0..{N - 1} (training seeds "
-        f"{pool.seed(0)}..{pool.seed(N - 1)})",
-        "unlearning_runs": runs,
-        "pool_trainings": trained,
-        "pool": str(pool.path),
-        "method_wall_time": method_wall,
-        "wall_time_pool": pool_time,
-        "wall_time_method": method_time,
-        "wall_time": time.perf_counter() - t0,
-        "config": cfg.to_dict(),
-        "arrays": {
-            "epsilon": main["epsilon"],
-            "emb_epsilon": emb["epsilon"],
-            "unlearned_phi": side(unlearned, "phi"),
-            "retrained_phi": side(retrained, "phi"),
-            "unlearned_cos": side(unlearned, "cos"),
-            "retrained_cos": side(retrained, "cos"),
-            "forget_indices": np.asarray(setup.data.forget.indices, dtype=np.int64),
-        },
-    }
+    result = _neurips(setup, method_name, cfg, N)
     log(
         f"[neurips] {method_name}: N={N} score={result['score']:.4f} "
         f"F={result['forgetting_quality']:.4f} emb F={result['emb_forgetting_quality']:.4f} "
@@ -588,6 +658,102 @@ def _ulira_block(
     return scalars, arrays
 
 
+def _ulira_blocks(
+    in_stats: list[ModelStats],
+    out_stats: list[ModelStats],
+    target: ModelStats,
+    reference: ModelStats,
+    online: bool,
+    gv: bool,
+    n_perm: int,
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """U-LiRA's scalars and arrays for both statistics (keys ``...`` and ``emb_...``)."""
+    scalars: dict[str, Any] = {}
+    arrays: dict[str, np.ndarray] = {}
+    for prefix, attr in (("", "phi"), ("emb_", "cos")):
+        u, o = _side(in_stats, attr), _side(out_stats, attr)
+        block, arr = _ulira_block(
+            prefix,
+            u,
+            o,
+            getattr(target, attr),
+            getattr(reference, attr),
+            online=online,
+            global_variance=gv,
+            n_perm=n_perm,
+        )
+        scalars.update(block)
+        arrays.update(arr)
+        arrays[f"{prefix}unlearned_stats"] = u
+        arrays[f"{prefix}out_stats"] = o
+        arrays[f"{prefix}target_stat"] = getattr(target, attr)
+        arrays[f"{prefix}reference_stat"] = getattr(reference, attr)
+    return scalars, arrays
+
+
+def _ulira(
+    setup: AttackSetup,
+    method_name: str,
+    cfg: MethodConfig,
+    K: int,
+    online: bool,
+    gv: bool,
+    n_perm: int,
+) -> dict[str, Any]:
+    """:func:`run_ulira` once its inputs are checked: shadow pool, in-model runs, scores."""
+    t0 = time.perf_counter()
+    pool = setup.pool("shadow")
+    trained = setup.ensure(pool, K)
+    pool_time = time.perf_counter() - t0
+    in_idx = [i for i in range(K) if pool.includes_forget(i)]
+    out_stats = [setup.pool_stats(pool, i) for i in range(K) if not pool.includes_forget(i)]
+    t1 = time.perf_counter()
+    runs: list[tuple[MethodConfig, Any, np.ndarray | None]] = [
+        (_seeded(cfg, i), setup.shared(pool.load(i, setup.device)), pool.retain_rows(i))
+        for i in in_idx
+    ]
+    runs.append((cfg, setup.shared(setup.get_original()), None))  # the real target
+    done = setup.members(method_name, runs, f"{method_name} on shadows")
+    in_stats, target = [stats for stats, _ in done[:-1]], done[-1][0]
+    reference = setup.stats("reference_retrain", setup.reference_retrain())
+    method_time = time.perf_counter() - t1
+    result: dict[str, Any] = {
+        "attack": "ulira",
+        "method": method_name,
+        "K": K,
+        "K_in": len(in_idx),
+        "K_out": len(out_stats),
+        "n_examples": int(target.phi.size),
+        "statistic": STATISTIC,
+        "emb_statistic": EMB_STATISTIC,
+        "online": online,
+        "global_variance": gv,
+        "retain_fraction": setup.retain_fraction,
+        "n_perm": n_perm,
+        "evaluation": "leave-one-out over the K pool models, scores pooled over targets and "
+        "forget examples; target_* = method on the real original vs a real retrain",
+    }
+    blocks = _ulira_blocks(in_stats, out_stats, target, reference, online, gv, n_perm)
+    result.update(blocks[0])
+    blocks[1]["forget_indices"] = np.asarray(setup.data.forget.indices, dtype=np.int64)
+    result.update(
+        {
+            "target_retain_acc": target.retain_acc,
+            "target_test_acc": target.test_acc,
+            "unlearning_runs": len(runs),
+            "pool_trainings": trained,
+            "pool": str(pool.path),
+            "method_wall_time": sum(wall for _, wall in done),
+            "wall_time_pool": pool_time,
+            "wall_time_method": method_time,
+            "wall_time": time.perf_counter() - t0,
+            "config": cfg.to_dict(),
+            "arrays": blocks[1],
+        }
+    )
+    return result
+
+
 def run_ulira(
     method_name: str,
     method_cfg: Mapping[str, Any] | MethodConfig | None,
@@ -651,86 +817,7 @@ def run_ulira(
         original=original,
     )
     gv = K < 64 if global_variance is None else bool(global_variance)
-    t0 = time.perf_counter()
-    pool = setup.pool("shadow")
-    trained = pool.ensure(K)
-    pool_time = time.perf_counter() - t0
-    in_idx = [i for i in range(K) if pool.includes_forget(i)]
-    out_idx = [i for i in range(K) if not pool.includes_forget(i)]
-    out_stats = [setup.pool_stats(pool, i) for i in out_idx]
-
-    t1 = time.perf_counter()
-    method_wall = 0.0
-    in_stats: list[ModelStats] = []
-    bar = progress(
-        in_idx, enabled=setup.show_progress, desc=f"{method_name} on shadows", unit="run"
-    )
-    for i in bar:
-        shadow_data = dataclasses.replace(
-            setup.data, retain=setup.data.retain.subset(pool.retain_rows(i))
-        )
-        model, wall = _unlearn(
-            method_name, _seeded(cfg, i), pool.load(i, setup.device), shadow_data, setup
-        )
-        method_wall += wall
-        in_stats.append(setup.compute(model))
-    target_model, target_wall = _unlearn(method_name, cfg, setup.get_original(), setup.data, setup)
-    target = setup.compute(target_model)
-    reference = setup.stats("reference_retrain", setup.reference_retrain())
-    method_time = time.perf_counter() - t1
-
-    result: dict[str, Any] = {
-        "attack": "ulira",
-        "method": method_name,
-        "K": K,
-        "K_in": len(in_idx),
-        "K_out": len(out_idx),
-        "n_examples": int(target.phi.size),
-        "statistic": STATISTIC,
-        "emb_statistic": EMB_STATISTIC,
-        "online": online,
-        "global_variance": gv,
-        "retain_fraction": setup.retain_fraction,
-        "n_perm": n_perm,
-        "evaluation": "leave-one-out over the K pool models, scores pooled over targets and "
-        "forget examples; target_* = method on the real original vs a real retrain",
-    }
-    arrays: dict[str, np.ndarray] = {}
-    for prefix, attr in (("", "phi"), ("emb_", "cos")):
-        u = np.stack([getattr(s, attr) for s in in_stats], axis=1)
-        o = np.stack([getattr(s, attr) for s in out_stats], axis=1)
-        scalars, arr = _ulira_block(
-            prefix,
-            u,
-            o,
-            getattr(target, attr),
-            getattr(reference, attr),
-            online=online,
-            global_variance=gv,
-            n_perm=n_perm,
-        )
-        result.update(scalars)
-        arrays.update(arr)
-        arrays[f"{prefix}unlearned_stats"] = u
-        arrays[f"{prefix}out_stats"] = o
-        arrays[f"{prefix}target_stat"] = getattr(target, attr)
-        arrays[f"{prefix}reference_stat"] = getattr(reference, attr)
-    arrays["forget_indices"] = np.asarray(setup.data.forget.indices, dtype=np.int64)
-    result.update(
-        {
-            "target_retain_acc": target.retain_acc,
-            "target_test_acc": target.test_acc,
-            "unlearning_runs": len(in_idx) + 1,
-            "pool_trainings": trained,
-            "pool": str(pool.path),
-            "method_wall_time": method_wall + target_wall,
-            "wall_time_pool": pool_time,
-            "wall_time_method": method_time,
-            "wall_time": time.perf_counter() - t0,
-            "config": cfg.to_dict(),
-            "arrays": arrays,
-        }
-    )
+    result = _ulira(setup, method_name, cfg, K, online, gv, n_perm)
     log(
         f"[ulira] {method_name}: K={K} auc={result['auc']:.4f} "
         f"bal_acc={result['balanced_accuracy']:.4f} emb auc={result['emb_auc']:.4f} "

@@ -50,7 +50,7 @@ from unlearnkit.benchmark.grid import BenchmarkPlan, Group, Run
 from unlearnkit.data.batching import UnlearningData
 from unlearnkit.data.registry import user_cache_dir
 from unlearnkit.engine import Engine, EngineConfig, TaskResult, UnlearnTask
-from unlearnkit.engine.group import build_group, group_models
+from unlearnkit.engine.group import build_group, data_source, group_models
 from unlearnkit.engine.tasks import base_row, finish_row
 from unlearnkit.models import FeatureClassifier
 from unlearnkit.records import (
@@ -198,21 +198,14 @@ class _Runner:
             self.outcome.failures.append(row)
             self.say(f"[benchmark] {label}: {task.method} FAILED: {row['error']}")
 
-    def run_methods(self, groups: list[Group], done: set[str]) -> None:
+    def run_methods(self, engine: Engine, groups: list[Group], done: set[str]) -> None:
         """Every pending run of every group, through the engine."""
         tasks = [r.task for g in groups for r in g.runs if r.run_id not in done]
         for g in groups:
             self.labels[g.group_id] = (
                 f"{g.split.dataset} {g.split.scenario} #{g.entry + 1} seed {g.seed}"
             )
-        if not tasks:
-            return
-        with Engine(
-            self.engine_cfg,
-            device=self.cfg.device,
-            cache_dir=self.cache,
-            show_progress=self.show,
-        ) as engine:
+        if tasks:
             engine.run(tasks, self.on_result)
 
     # -- per-example attacks ----------------------------------------------------------------
@@ -248,8 +241,9 @@ class _Runner:
             "options": self.plan.attacks.options(job.attack),
         }
 
-    def attack_group(self, group: Group) -> _AttackGroup:
-        """The group's data and original (from the engine's cache), one shared setup."""
+    def attack_group(self, engine: Engine, group: Group) -> _AttackGroup:
+        """The group's data and original (from the engine's cache), one shared setup; pool
+        trainings and unlearning runs go to the engine as tasks."""
         models = group_models(group.spec, self.cache, device=str(self.device))
         built = build_group(group.spec, models, self.device)
         st = _AttackGroup(group, built.data, built.models["original"])
@@ -263,6 +257,8 @@ class _Runner:
             show_progress=self.show,
             retain_fraction=self.plan.attacks.retain_fraction,
             original=st.original,
+            mapper=None if engine.inline else engine,
+            data_source=data_source(group.spec),
         )
         return st
 
@@ -309,12 +305,12 @@ class _Runner:
             self.outcome.attack_failures.append(row)
             self.say(f"[benchmark] {label}: {what} {job.run.method} FAILED: {row['error']}")
 
-    def run_attacks(self, group: Group, jobs: list[_AttackJob]) -> None:
+    def run_attacks(self, engine: Engine, group: Group, jobs: list[_AttackJob]) -> None:
         """Run the group's pending attacks; record their rows (ok or failed)."""
         label = self.labels.get(group.group_id, group.group_id)
         self.say(f"[benchmark] {label}: {len(jobs)} attack(s)")
         try:
-            st = self.attack_group(group)
+            st = self.attack_group(engine, group)
         except Exception as exc:  # the group's attacks fail; the grid goes on
             for job in jobs:
                 error = f"original/retrain failed: {type(exc).__name__}: {exc}"
@@ -370,11 +366,17 @@ class _Runner:
                 "already done"
             )
         try:
-            self.run_methods(groups, done)
-            for group in groups:
-                pending = [j for j in jobs[group.group_id] if j.attack_id not in attacks_done]
-                if pending:
-                    self.run_attacks(group, pending)
+            with Engine(
+                self.engine_cfg,
+                device=self.cfg.device,
+                cache_dir=self.cache,
+                show_progress=self.show,
+            ) as engine:
+                self.run_methods(engine, groups, done)
+                for group in groups:
+                    pending = [j for j in jobs[group.group_id] if j.attack_id not in attacks_done]
+                    if pending:
+                        self.run_attacks(engine, group, pending)
         finally:
             self.bar.close()
             self.bar = None

@@ -21,10 +21,12 @@ import numpy as np
 from unlearnkit.cli.commands import HELP
 from unlearnkit.cli.common import (
     add_common,
+    add_engine_arguments,
     add_method_arguments,
     add_recipe_arguments,
     build,
     command,
+    engine_config,
     load_sections,
     method_overrides,
     recipe,
@@ -55,6 +57,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--out", default="runs/attack", help="output folder (default: runs/attack)")
     add_config_arguments(p, AttackConfig, title="attack", aliases=ALIASES)
     add_common(p)
+    add_engine_arguments(p)
     add_recipe_arguments(p)
     add_method_arguments(p)
 
@@ -110,11 +113,13 @@ def _attack_config(args: argparse.Namespace, file_cfg: dict[str, Any]) -> Any:
     return cfg.replace(methods=tuple(dict.fromkeys(cfg.methods)))
 
 
-def _run(args: argparse.Namespace, cfg: Any, file_cfg: dict[str, Any]) -> dict[str, Any]:
+def _run(
+    args: argparse.Namespace, cfg: Any, file_cfg: dict[str, Any], engine: Any
+) -> dict[str, Any]:
     """Every method's attack result on one shared setup, plus what the payload records."""
     from unlearnkit.attacks.runner import AttackSetup, run_neurips, run_ulira
     from unlearnkit.engine import GroupSpec
-    from unlearnkit.engine.group import prepared_data
+    from unlearnkit.engine.group import data_source, prepared_data
     from unlearnkit.methods import get_method_class
     from unlearnkit.utils import resolve_device
 
@@ -138,6 +143,8 @@ def _run(args: argparse.Namespace, cfg: Any, file_cfg: dict[str, Any]) -> dict[s
         show_progress=not args.quiet,
         max_retain=cfg.max_retain,
         retain_fraction=cfg.retain_fraction,
+        mapper=None if engine.inline else engine,
+        data_source=data_source(spec),
     )
     size = cfg.size(args.attack)
     results = []
@@ -162,11 +169,15 @@ def _run(args: argparse.Namespace, cfg: Any, file_cfg: dict[str, Any]) -> dict[s
 
 @command("attack")
 def cmd_attack(args: argparse.Namespace) -> int:
+    from unlearnkit.engine import Engine
     from unlearnkit.records import atomic_write, atomic_write_text
 
     file_cfg = load_sections(args.config)
     cfg = _attack_config(args, file_cfg)
-    done = _run(args, cfg, file_cfg)
+    with Engine(
+        engine_config(args, file_cfg), device=cfg.device, show_progress=not args.quiet
+    ) as e:
+        done = _run(args, cfg, file_cfg, e)
     split, results = done["split"], done["results"]
     arrays: dict[str, np.ndarray] = {}
     for res in results:

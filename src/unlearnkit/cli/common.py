@@ -197,7 +197,10 @@ def method_overrides(
     for name in method_names():
         cls = get_method_class(name).config_cls
         base = dict(sections.get(name, {}))
-        if getattr(args, "seed", None) is not None and "seed" in cls.field_names():
+        # the global --seed seeds every method; retrain's seed derives from the recipe's seed
+        # (which --seed sets), as in the benchmark, unless --retrain-seed or a file gives it
+        global_seed = getattr(args, "seed", None) is not None and name != "retrain"
+        if global_seed and "seed" in cls.field_names():
             base = {"seed": args.seed, **base}
         cfg = config_from_args(cls, args, prefix=name, base=base)
         changed = {

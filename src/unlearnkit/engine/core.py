@@ -179,6 +179,25 @@ class Engine:
         row = failed_row(task, f"{type(exc).__name__}: {exc}")
         return TaskResult(finish_row(row, self.device), error=exc)
 
+    def put(self, obj: Any) -> Any:
+        """Share ``obj`` with many tasks (Ray: once into the object store)."""
+        return self.executor.put(obj)
+
+    def map(self, fn: Callable[..., Any], calls: list[tuple[Any, ...]]) -> list[Any]:
+        """``[fn(*call) for call in calls]`` as tasks (the attacks' pool models and unlearning
+        runs), in the order of ``calls``; the first failure raises its exception."""
+        handles = [self.executor.submit(fn, *call) for call in calls]
+        done: dict[int, Any] = {}
+        failure: BaseException | None = None
+        while len(done) < len(handles):  # all of them: the engine stays usable after a failure
+            handle, ok, value = self.executor.next_done()
+            done[handle] = value
+            if not ok and failure is None:
+                failure = value
+        if failure is not None:
+            raise failure
+        return [done[h] for h in handles]
+
     def results(self, tasks: Sequence[UnlearnTask]) -> dict[str, TaskResult]:
         """Run ``tasks`` and return every result by task key (for callers with few tasks)."""
         out: dict[str, TaskResult] = {}

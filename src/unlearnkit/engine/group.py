@@ -15,9 +15,11 @@ worker that runs many tasks of one group builds it once.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,7 @@ __all__ = [
     "GroupModels",
     "TrainedModel",
     "build_group",
+    "data_source",
     "group_models",
     "load_cached",
     "model_cache_key",
@@ -101,6 +104,17 @@ def prepared_data(spec: GroupSpec) -> tuple[Split, UnlearningData]:
     while len(_DATA) > 2:
         _DATA.popitem(last=False)
     return split, data
+
+
+def data_of(spec: GroupSpec) -> UnlearningData:
+    """The group's tensors (:func:`prepared_data`)."""
+    return prepared_data(spec)[1]
+
+
+def data_source(spec: GroupSpec) -> Callable[[], UnlearningData]:
+    """A picklable callable that returns the group's tensors wherever it is called (what the
+    attacks' tasks receive instead of the tensors themselves)."""
+    return functools.partial(data_of, spec)
 
 
 # --------------------------------------------------------------------------- model cache
