@@ -151,3 +151,21 @@ def test_results_by_key_and_kept_weights(tmp_path, one_thread):
     assert result.ok and result.row["run_id"] == task.key
     assert result.state is not None and all(v.device.type == "cpu" for v in result.state.values())
     assert comparable(result.row)["method"] == "finetune"
+
+
+def test_val_target_evaluates_val_in_the_place_of_test(tmp_path, one_thread):
+    cfg = write_config(tmp_path / "b.toml", tmp_path / "cache", methods=("finetune",))
+    plan = load_plan(load_sections(str(cfg)))
+    spec = plan.group_spec(plan.entries[0], 0)
+    on_test = plan.task(spec, "original", 0)
+    on_val = plan.task(spec, "original", 0, target="val")
+    trial = plan.task(spec, "finetune", 0, params={"epochs": 2}, target="val")
+    assert len({on_test.key, on_val.key, trial.key}) == 3
+    assert trial.config.epochs == 2 and trial.config.seed == 0
+    with Engine(device="cpu", cache_dir=tmp_path / "cache", show_progress=False) as engine:
+        got = engine.results([on_test, on_val])
+    test_row, val_row = got[on_test.key].row, got[on_val.key].row
+    assert val_row["target"] == "val" and "target" not in test_row
+    assert val_row["metrics"]["test_acc"] == test_row["metrics"]["val_acc"]
+    assert val_row["metrics"]["forget_acc"] == test_row["metrics"]["forget_acc"]
+    assert got[on_val.key].arrays == {}  # no report arrays for tuning rows

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -64,11 +65,8 @@ def test_inline_and_ray_rows_are_identical(tmp_path, ray_runtime, one_thread):
             assert (tmp_path / "inline" / rel).read_bytes() == (tmp_path / "ray" / rel).read_bytes()
 
 
-def test_sigkill_of_a_ray_driver_then_resume_loses_and_repeats_nothing(
-    tmp_path, ray_runtime, one_thread
-):
-    cfg = write_config(tmp_path / "b.toml", tmp_path / "cache", seeds=(0, 1))
-    out = tmp_path / "out"
+def _start_driver(cfg, out):
+    """``unlearnkit benchmark --workers 2`` in its own session (its own local Ray runtime)."""
     entry = "import sys; from unlearnkit.cli import main; sys.exit(main())"
     cmd = [sys.executable, "-c", entry, "benchmark", "--config", str(cfg), "--out", str(out)]
     cmd += ["--quiet", "--workers", "2"]
@@ -78,13 +76,68 @@ def test_sigkill_of_a_ray_driver_then_resume_loses_and_repeats_nothing(
         cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
     )
     results = out / "results.jsonl"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and proc.poll() is None:
+        if results.is_file() and results.read_bytes().count(b"\n") >= 1:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+    return proc
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every live process below ``pid`` (from /proc: Ray's raylet, workers and agents)."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                stat = Path(f"/proc/{entry}/stat").read_text()
+                parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def _alive(pids: set[int]) -> set[int]:
+    """The ``pids`` still running (zombies count as gone)."""
+    out = set()
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+                out.add(pid)
+    return out
+
+
+def test_ctrl_c_stops_the_workers_and_leaves_no_process(tmp_path, one_thread):
+    cfg = write_config(tmp_path / "b.toml", tmp_path / "cache", seeds=(0, 1))
+    proc = _start_driver(cfg, tmp_path / "out")
+    started = _descendants(proc.pid)
     try:
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline and proc.poll() is None:
-            if results.is_file() and results.read_bytes().count(b"\n") >= 1:
-                break
-            time.sleep(0.05)
-        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+        assert len(started) >= 3  # a local Ray runtime: GCS, raylet, workers ...
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=120) == 130
+        deadline = time.monotonic() + 30
+        while _alive(started) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _alive(started)  # raylet, workers, agents: all gone
+    finally:
+        for pid in _alive(started):  # (only when the test failed)
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        if proc.stderr:
+            proc.stderr.close()
+
+
+def test_sigkill_of_a_ray_driver_then_resume_loses_and_repeats_nothing(
+    tmp_path, ray_runtime, one_thread
+):
+    cfg = write_config(tmp_path / "b.toml", tmp_path / "cache", seeds=(0, 1))
+    out = tmp_path / "out"
+    results = out / "results.jsonl"
+    proc = _start_driver(cfg, out)
+    try:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     finally:

@@ -232,21 +232,31 @@ class BenchmarkPlan:
         )
 
     def task(
-        self, spec: GroupSpec, name: str, seed: int, *, entry: GridEntry | None = None
+        self,
+        spec: GroupSpec,
+        name: str,
+        seed: int,
+        *,
+        entry: GridEntry | None = None,
+        params: Mapping[str, Any] | None = None,
+        eval_cfg: EvalConfig | None = None,
+        target: str = "test",
     ) -> UnlearnTask:
-        """The engine task of method ``name`` on ``spec`` (its config seeded; the grid
-        entry's own method table over the shared one)."""
+        """The engine task of method ``name`` on ``spec``: its config from the file (the grid
+        ``entry``'s own table over the shared one; ``params`` over both, e.g. a tuning trial)
+        seeded with ``seed``, evaluated with ``eval_cfg`` (default: the file's) on ``target``
+        (``"val"`` for tuning)."""
         cls = get_method_class(name).config_cls
-        table = self.method_configs.get(name, {})
-        if entry is not None:
-            table = entry.method_table(name, self.method_configs)
-        cfg = cls.from_dict({**table, "seed": seed})
+        shared = self.method_configs.get(name, {})
+        base = entry.method_table(name, self.method_configs) if entry is not None else shared
+        table = {**base, **dict(params or {}), "seed": seed}
         bench = self.config
-        side = SideOutputs(
-            scores=bench.save_scores,
-            embedding_sample=bench.embedding_sample if name in bench.embedding_models else 0,
-        )
-        return UnlearnTask(spec, name, cfg, self.eval, side=side)
+        side = SideOutputs()  # the report's arrays are test-set arrays
+        if target == "test":
+            sample = bench.embedding_sample if name in bench.embedding_models else 0
+            side = SideOutputs(scores=bench.save_scores, embedding_sample=sample)
+        cfg = cls.from_dict(table)
+        return UnlearnTask(spec, name, cfg, eval_cfg or self.eval, target=target, side=side)
 
     def groups(self) -> Iterator[Group]:
         for i, entry in enumerate(self.entries):
