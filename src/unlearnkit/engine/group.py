@@ -80,6 +80,8 @@ class GroupModels:
 
 _DATASETS: OrderedDict[tuple[str, str | None], ArrayDataset] = OrderedDict()
 _DATA: OrderedDict[str, tuple[Split, UnlearningData]] = OrderedDict()
+#: the dataset content hash (:attr:`ArrayDataset.content_sha256`) behind each prepared group
+_CONTENT: dict[str, str] = {}
 
 
 def _dataset(name: str, data_dir: str | None) -> ArrayDataset:
@@ -101,6 +103,7 @@ def prepared_data(spec: GroupSpec) -> tuple[Split, UnlearningData]:
     split = make_split(ds, spec.split)
     data = unlearning_data(ds, split, augment=spec.train.augment)
     _DATA[spec.key] = (split, data)
+    _CONTENT[spec.key] = ds.content_sha256
     while len(_DATA) > 2:
         _DATA.popitem(last=False)
     return split, data
@@ -120,23 +123,35 @@ def data_source(spec: GroupSpec) -> Callable[[], UnlearningData]:
 # --------------------------------------------------------------------------- model cache
 
 
-def model_cache_key(role: str, split: Split, model: ModelConfig, train: TrainConfig) -> str:
-    """The cache key of a trained original / retrain (unchanged since unlearnkit 0.1)."""
-    blob = json.dumps(
-        {
-            "role": role,
-            "split": split.sha256,
-            "model": model.to_dict(),
-            "train": train.to_dict(),
-            "version": 1,
-        },
-        sort_keys=True,
-    )
+def content_sha256(spec: GroupSpec) -> str | None:
+    """The content hash of the dataset behind ``spec`` (None before it was prepared here)."""
+    return _CONTENT.get(spec.key)
+
+
+def model_cache_key(
+    role: str,
+    split: Split,
+    model: ModelConfig,
+    train: TrainConfig,
+    data_sha256: str | None = None,
+) -> str:
+    """The cache key of a trained original / retrain: role, split (indices), model, recipe
+    and, when known, the dataset's content hash (other files, same indices: another model)."""
+    payload = {
+        "role": role,
+        "split": split.sha256,
+        "model": model.to_dict(),
+        "train": train.to_dict(),
+        "version": 1,
+    }
+    if data_sha256 is not None:
+        payload["data"] = data_sha256
+    blob = json.dumps(payload, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
 def _cache_path(cache_dir: Path, role: str, split: Split, spec: GroupSpec) -> Path:
-    key = model_cache_key(role, split, spec.model, spec.recipe(role))
+    key = model_cache_key(role, split, spec.model, spec.recipe(role), content_sha256(spec))
     return cache_dir / "models" / f"{split.config.dataset}-{role}-{key}"
 
 

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 import unlearnkit
-from unlearnkit.engine.group import Group, GroupModels, build_group
+from unlearnkit.engine.group import Group, GroupModels, build_group, content_sha256
 from unlearnkit.engine.spec import SideOutputs, UnlearnTask
 from unlearnkit.evaluation import ModelOutputs, collect_for_eval, evaluate_outputs, relearn_time
 from unlearnkit.methods import unlearn_copy
@@ -194,6 +194,7 @@ def _row(task: UnlearnTask, group: Group, dev: torch.device) -> TaskResult:
     row = {
         **base_row(task),
         "split_sha256": group.split.sha256,
+        "data_sha256": content_sha256(task.group),
         "split_sizes": group.split.summary(),
         "original_train_acc": group.records["original"].get("train_acc"),
         "retrain_train_acc": group.records["retrain"].get("train_acc"),
