@@ -18,9 +18,9 @@ mkdir -p "$OUT"
 timed() {  # timed LABEL CMD...: prints the wall time and the load
   local label=$1; shift
   echo "== $label: $*"; uptime
-  local t0; t0=$(date +%s.%N)
+  local t0=$SECONDS
   "$@"
-  echo "== $label: $(echo "$(date +%s.%N) - $t0" | bc) s wall"; uptime
+  echo "== $label: $((SECONDS - t0)) s wall"; uptime
 }
 
 case "${1:-smoke}" in
