@@ -27,6 +27,7 @@ from unlearnkit.cli.common import (
     split_config,
 )
 from unlearnkit.config import add_config_arguments
+from unlearnkit.errors import ConfigError
 from unlearnkit.utils import log
 
 
@@ -61,6 +62,14 @@ def add_parser(sub: Any) -> None:
 
     p = sub.add_parser("run", help=HELP["run"])
     add_common(p)
+    p.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        metavar="S",
+        help="several seeds (instead of --seed): one run per seed, each as --seed S makes "
+        "it, then mean ± std over seeds, the signal check and paired statistics",
+    )
     p.add_argument("--out", default="runs/latest", help="output folder (default: runs/latest)")
     p.add_argument(
         "--all-metrics",
@@ -224,6 +233,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from unlearnkit.evaluation import EvalConfig
     from unlearnkit.pipeline import RunConfig, run_experiment
 
+    if args.seeds is not None:
+        seeds = check_seeds(args)
+        if len(seeds) > 1:
+            return _run_seeds(args, seeds)
+        args.seed = seeds[0]
     file_cfg = load_sections(args.config)
     split_cfg = split_config(args, file_cfg)
     model_cfg, train_cfg = recipe(args, file_cfg, split_cfg.dataset)
@@ -245,6 +259,63 @@ def cmd_run(args: argparse.Namespace) -> int:
     print_run_summary(result, all_metrics=args.all_metrics, caught=caught)
     print(
         f"\nresults: {out / 'results.json'}, {out / 'results.md'} (total {result.wall_time:.1f} s)"
+    )
+    return 0
+
+
+def check_seeds(args: argparse.Namespace) -> list[int]:
+    """``--seeds``: not with ``--seed``, no duplicates, each in the range of every seed."""
+    from unlearnkit.config import SEED_BOUNDS, describe_bounds
+
+    if args.seed is not None:
+        raise ConfigError(
+            f"--seed {args.seed} and --seeds {' '.join(map(str, args.seeds))} exclude each "
+            "other: give one seed with --seed S, or several with --seeds S1 S2 ..."
+        )
+    (_, low), (_, high) = SEED_BOUNDS
+    for seed in args.seeds:
+        if not low <= seed < high:
+            raise ConfigError(
+                f"--seeds: every seed must be {describe_bounds(SEED_BOUNDS)}, got {seed}"
+            )
+    if len(set(args.seeds)) != len(args.seeds):
+        raise ConfigError(f"--seeds has duplicates: {args.seeds}; give each seed once")
+    return list(args.seeds)
+
+
+def _run_seeds(args: argparse.Namespace, seeds: list[int]) -> int:
+    """``run --seeds``: one run per seed (configs as ``--seed S`` builds them), aggregated."""
+    from unlearnkit.evaluation import EvalConfig
+    from unlearnkit.multiseed import run_seeds
+    from unlearnkit.pipeline import RunConfig
+
+    file_cfg = load_sections(args.config)
+    configs = {}
+    for seed in seeds:
+        one = argparse.Namespace(**{**vars(args), "seed": seed})
+        split_cfg = split_config(one, file_cfg)
+        model_cfg, train_cfg = recipe(one, file_cfg, split_cfg.dataset)
+        configs[seed] = (split_cfg, model_cfg, train_cfg, method_overrides(one, file_cfg))
+    run_cfg = build(RunConfig, args, file_cfg.get("run", {}))
+    eval_cfg = build(EvalConfig, args, file_cfg.get("eval", {}), prefix="eval")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = run_seeds(
+            configs,
+            run_cfg,
+            eval_cfg,
+            show_progress=not args.quiet,
+            engine=engine_config(args, file_cfg),
+        )
+    out = result.save(args.out)
+    print(f"{result.setting['label']}: mean ± std over seeds {', '.join(map(str, seeds))}\n")
+    for table in result.tables(markdown=False):
+        print(table)
+    print("\n".join(f"- {line}" for line in result.answer()))
+    _print_warnings(caught)
+    print(
+        f"\nresults: {out / 'results.json'}, {out / 'results.md'}, per seed {out}/seed-<S>/ "
+        f"(total {result.wall_time:.1f} s)"
     )
     return 0
 
@@ -273,6 +344,10 @@ def print_run_summary(result: Any, *, all_metrics: bool, caught: list[Any]) -> N
     if lines:
         print("\nverdicts (one seed; see docs/benchmark.md for paired statistics over seeds):")
         print("\n".join(f"  {line}" for line in lines))
+    _print_warnings(caught)
+
+
+def _print_warnings(caught: list[Any]) -> None:
     messages = list(dict.fromkeys(str(w.message) for w in caught))
     if messages:
         print(f"\n{len(messages)} warning(s) during the run:", file=sys.stderr)
