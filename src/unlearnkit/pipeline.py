@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,7 @@ from unlearnkit.engine.group import (
     store_trained,
     train_role,
 )
+from unlearnkit.errors import UnlearnkitError
 from unlearnkit.evaluation import EvalConfig, EvaluationResult
 from unlearnkit.methods import get_method_class
 from unlearnkit.methods.retrain import retrain_recipe
@@ -123,6 +124,8 @@ class ExperimentResult:
     models: dict[str, FeatureClassifier] = field(default_factory=dict)
     input_shape: tuple[int, ...] = ()
     num_classes: int = 0
+    #: methods that failed (diverged, raised): name → error message
+    failed: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -135,8 +138,9 @@ class ExperimentResult:
             "wall_time": self.wall_time,
         }
 
-    def save(self, out_dir: str | Path) -> Path:
-        """Write results.json, results.md, config.json and split.json (each atomically)."""
+    def save(self, out_dir: str | Path, *, with_models: bool = True) -> Path:
+        """Write results.json, results.md, config.json and split.json (each atomically), and
+        the kept models unless ``with_models`` is False (partial saves during a run)."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_text(
@@ -145,7 +149,7 @@ class ExperimentResult:
         atomic_write_text(out / "results.md", self.markdown())
         atomic_write_text(out / "config.json", json.dumps(self.config, indent=2, sort_keys=True))
         self.split.save(out / "split.json")
-        for name, model in self.models.items():
+        for name, model in (self.models if with_models else {}).items():
             save_trained(
                 out / "models" / name,
                 model,
@@ -175,6 +179,10 @@ class ExperimentResult:
             self.evaluation.table(markdown=True),
             "",
         ]
+        if self.failed:
+            lines += ["## Failed methods", ""]
+            lines += [f"- `{name}` failed: {error}" for name, error in self.failed.items()]
+            lines.append("")
         return "\n".join(lines)
 
 
@@ -228,9 +236,18 @@ def run_experiment(
     show_progress: bool = True,
     keep_models: bool = False,
     engine: EngineConfig | None = None,
+    on_progress: Callable[[ExperimentResult], object] | None = None,
 ) -> ExperimentResult:
     """Run the whole job once (as engine tasks, inline unless ``engine`` says otherwise) and
-    return (not save) its result. A method that fails raises its error."""
+    return (not save) its result.
+
+    A method that fails (diverges, raises) is recorded in ``result.failed`` and in its
+    outcome (``status`` ``failed``, ``error``) while the others complete. ``on_progress``
+    receives the result so far after every finished method once original and retrain are
+    there (``unlearnkit run`` saves it, so a late error keeps what was done). When the
+    original or the retrain cannot be obtained there is nothing to compare with: that error
+    is raised.
+    """
     t0 = time.perf_counter()
     method_cfgs = dict(method_cfgs or {})
     for name in list(run_cfg.methods) + list(method_cfgs):
@@ -245,21 +262,6 @@ def run_experiment(
     keep = keep_models or run_cfg.save_models
     tasks = [UnlearnTask(spec, n, configs[n], eval_cfg, keep_model=keep) for n in names]
     cache = None if run_cfg.no_cache else Path(run_cfg.cache_dir or user_cache_dir())
-    with Engine(engine, device=run_cfg.device, cache_dir=cache, show_progress=show_progress) as e:
-        results = e.results(tasks)
-    for result in results.values():
-        if not result.ok:
-            if result.error is not None:
-                raise result.error
-            raise RuntimeError(result.row["error"])
-    split, data = prepared_data(spec)
-    models = {}
-    for result in results.values():
-        if result.state is not None:
-            models[result.row["method"]] = build_model(
-                model_cfg, data.input_shape, data.num_classes
-            )
-            models[result.row["method"]].load_state_dict(result.state)
     config = {
         "split": split_cfg.to_dict(),
         "model": model_cfg.to_dict(),
@@ -270,13 +272,60 @@ def run_experiment(
         "device": str(resolve_device(run_cfg.device)),
         "torch": torch.__version__,
     }
+    results: dict[str, TaskResult] = {}
+
+    def assemble() -> ExperimentResult:
+        return _assemble(results, spec, config, eval_cfg, time.perf_counter() - t0)
+
+    def finished(task: UnlearnTask, result: TaskResult) -> None:
+        results[task.method] = result
+        if not result.ok and task.method in REFERENCE_METHODS:
+            return
+        if on_progress is not None and all(
+            r in results and results[r].ok for r in REFERENCE_METHODS
+        ):
+            on_progress(assemble())
+
+    with Engine(engine, device=run_cfg.device, cache_dir=cache, show_progress=show_progress) as e:
+        e.run(tasks, finished)
+    for role in REFERENCE_METHODS:
+        if role in results and not results[role].ok:
+            error = results[role].error
+            if isinstance(error, UnlearnkitError):
+                raise error
+            raise UnlearnkitError(
+                f"the {role} model could not be obtained: {results[role].row['error']}"
+            )
+    return assemble()
+
+
+def _assemble(
+    results: Mapping[str, TaskResult],
+    spec: GroupSpec,
+    config: dict[str, Any],
+    eval_cfg: EvalConfig,
+    wall_time: float,
+) -> ExperimentResult:
+    """The result of the methods finished so far (failed ones in ``failed``)."""
+    split, data = prepared_data(spec)
+    ok = {name: r for name, r in results.items() if r.ok}
+    failed = {name: str(r.row.get("error", "failed")) for name, r in results.items() if not r.ok}
+    models = {}
+    for name, result in ok.items():
+        if result.state is not None:
+            models[name] = build_model(spec.model, data.input_shape, data.num_classes)
+            models[name].load_state_dict(result.state)
+    outcomes = {name: {"status": "ok", **o} for name, o in _outcomes(ok).items()}
+    for name, error in failed.items():
+        outcomes[name] = {"status": "failed", "error": error, "config": config["methods"][name]}
     return ExperimentResult(
-        evaluation=_evaluation(results, split, eval_cfg),
-        outcomes=_outcomes(results),
+        evaluation=_evaluation(ok, split, eval_cfg),
+        outcomes=outcomes,
         config=config,
         split=split,
-        wall_time=time.perf_counter() - t0,
+        wall_time=wall_time,
         models=models,
         input_shape=data.input_shape,
         num_classes=data.num_classes,
+        failed=failed,
     )

@@ -243,7 +243,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     model_cfg, train_cfg = recipe(args, file_cfg, split_cfg.dataset)
     run_cfg = build(RunConfig, args, file_cfg.get("run", {}))
     eval_cfg = build(EvalConfig, args, file_cfg.get("eval", {}), prefix="eval")
-    with warnings.catch_warnings(record=True) as caught:
+    from unlearnkit.records import exclusive_folder
+
+    # one run per output folder; results are saved as methods finish (a late error keeps them)
+    with exclusive_folder(args.out, "run") as out, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = run_experiment(
             split_cfg,
@@ -254,13 +257,19 @@ def cmd_run(args: argparse.Namespace) -> int:
             method_overrides(args, file_cfg),
             show_progress=not args.quiet,
             engine=engine_config(args, file_cfg),
+            on_progress=lambda partial: partial.save(out, with_models=False),
         )
-    out = result.save(args.out)
+        result.save(out)
     print_run_summary(result, all_metrics=args.all_metrics, caught=caught)
+    if result.failed:
+        n = len(result.failed)
+        print(f"\n{n} method{'s' if n > 1 else ''} failed (the others completed):")
+        for name, error in result.failed.items():
+            print(f"  {name}: failed: {error}")
     print(
         f"\nresults: {out / 'results.json'}, {out / 'results.md'} (total {result.wall_time:.1f} s)"
     )
-    return 0
+    return 1 if result.failed else 0
 
 
 def check_seeds(args: argparse.Namespace) -> list[int]:

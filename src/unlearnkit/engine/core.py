@@ -22,6 +22,7 @@ from unlearnkit.engine.executors import Executor, make_executor
 from unlearnkit.engine.group import (
     GroupModels,
     TrainedModel,
+    describe_data,
     load_cached,
     prepared_data,
     store_trained,
@@ -75,6 +76,7 @@ class Engine:
         self.show = show_progress
         self.executor = executor if executor is not None else make_executor(self.config)
         self._jobs: dict[int, tuple[str, str, Any]] = {}
+        self._described = ""
 
     def __enter__(self) -> Engine:
         return self
@@ -97,6 +99,10 @@ class Engine:
         try:
             split, _ = prepared_data(st.spec)
             st.split_sha256 = split.sha256
+            described = describe_data(st.spec)
+            if described != self._described:
+                self._described = described
+                log(f"[data] {described}", enabled=self.show)
             for role in REFERENCE_METHODS:
                 cached = None
                 if self.cache_dir is not None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -84,16 +85,46 @@ _DATA: OrderedDict[str, tuple[Split, UnlearningData]] = OrderedDict()
 _CONTENT: dict[str, str] = {}
 
 
+_STAMPS: dict[tuple[str, str | None], tuple[Any, ...]] = {}
+
+
+def _stamp(ds: ArrayDataset) -> tuple[Any, ...]:
+    """(path, mtime, size) of every file the dataset was read from (None where unreadable)."""
+    out: list[Any] = []
+    for f in ds.files:
+        try:
+            st = os.stat(f)
+            out.append((f, st.st_mtime_ns, st.st_size))
+        except OSError:
+            out.append((f, None))
+    return tuple(out)
+
+
 def _dataset(name: str, data_dir: str | None) -> ArrayDataset:
+    """The dataset, memoised per process and reloaded when one of its files changed (so a
+    long-lived process never computes on, or keys caches by, stale data)."""
     key = (name, data_dir)
+    if key in _DATASETS and _STAMPS.get(key) != _stamp(_DATASETS[key]):
+        _DATASETS.clear()
+        _DATA.clear()
+        _CONTENT.clear()
     if key not in _DATASETS:
         _DATASETS.clear()  # keep one dataset in memory per process
-        _DATASETS[key] = load_dataset(name, data_dir)
+        ds = load_dataset(name, data_dir)
+        _DATASETS[key] = ds
+        _STAMPS[key] = _stamp(ds)
     return _DATASETS[key]
 
 
+def describe_data(spec: GroupSpec) -> str:
+    """One line on the group's dataset: which files were read, from where, its content hash."""
+    return _dataset(spec.dataset, spec.data_dir).describe()
+
+
 def prepared_data(spec: GroupSpec) -> tuple[Split, UnlearningData]:
-    """The group's split and tensors (memoised per process: the last two groups)."""
+    """The group's split and tensors (memoised per process: the last two groups; dropped when
+    the dataset's files change)."""
+    _dataset(spec.dataset, spec.data_dir)
     if spec.key in _DATA:
         _DATA.move_to_end(spec.key)
         return _DATA[spec.key]
@@ -342,16 +373,25 @@ class Group:
         return float(self.outputs("original", cfg, device)["forget"].correct[rows].mean())
 
 
-_GROUPS: OrderedDict[str, Group] = OrderedDict()
+_GROUPS: OrderedDict[str, tuple[str, Group]] = OrderedDict()
+
+
+def _models_fingerprint(models: GroupModels) -> str:
+    """Tells two GroupModels of one spec apart (a retrained or reloaded pair): their records."""
+    records = {r: models[r].record for r in REFERENCE_METHODS}
+    blob = json.dumps(records, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def build_group(spec: GroupSpec, models: GroupModels, device: torch.device | str = "cpu") -> Group:
-    """The ready :class:`Group` of ``spec`` with ``models`` (memoised per process)."""
+    """The ready :class:`Group` of ``spec`` with ``models`` (memoised per process, while the
+    data and the models stay the same: new data or newly trained models build it anew)."""
     key = f"{spec.key}:{device}"
-    if key in _GROUPS:
-        _GROUPS.move_to_end(key)
-        return _GROUPS[key]
     split, data = prepared_data(spec)
+    fingerprint = _models_fingerprint(models)
+    if key in _GROUPS and _GROUPS[key][0] == fingerprint and _GROUPS[key][1].data is data:
+        _GROUPS.move_to_end(key)
+        return _GROUPS[key][1]
     if split.sha256 != models.split_sha256:
         raise ConfigError(
             f"the group's models belong to split {models.split_sha256[:12]}…, but its split here "
@@ -364,7 +404,7 @@ def build_group(spec: GroupSpec, models: GroupModels, device: torch.device | str
         {r: _rebuild(spec.model, data, models[r].state).to(device) for r in REFERENCE_METHODS},
         {r: models[r].record for r in REFERENCE_METHODS},
     )
-    _GROUPS[key] = built
+    _GROUPS[key] = (fingerprint, built)
     while len(_GROUPS) > 2:
         _GROUPS.popitem(last=False)
     return built
