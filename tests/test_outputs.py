@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from unlearnkit.outputs import OutputError, check_output, output_lock
+from unlearnkit.outputs import OutputError, check_output
+from unlearnkit.records import FolderLockedError, exclusive_folder
 
 
 def test_good_locations_pass_and_nothing_is_created(tmp_path: Path) -> None:
@@ -72,10 +73,10 @@ def test_unwritable_folder_message(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 def test_lock_refuses_a_second_writer(tmp_path: Path) -> None:
     # flock locks belong to an open file, so a second open in this process conflicts too
     with (
-        output_lock(tmp_path / "out", ".run.lock", "run"),
-        pytest.raises(OutputError, match=r"another run is writing to .*out; wait"),
-        output_lock(tmp_path / "out", ".run.lock", "run"),
+        exclusive_folder(tmp_path / "out", "run"),
+        pytest.raises(FolderLockedError, match=r"another run is writing to .*out; wait"),
+        exclusive_folder(tmp_path / "out", "run"),
     ):
         pass
-    with output_lock(tmp_path / "out", ".run.lock", "run"):  # released again
-        pass
+    with exclusive_folder(tmp_path / "out", "run") as out:  # released again
+        assert out == tmp_path / "out"

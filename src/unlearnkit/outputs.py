@@ -1,10 +1,10 @@
-"""Output locations: checked before any work starts, and locked while a command writes them.
+"""Output locations: checked before any work starts.
 
 Every command that writes results calls :func:`check_output` on its ``--out`` first, so that a
 path that cannot be written (an existing file where a folder is needed, a parent that is a file,
 an unwritable folder, a kernel file system such as ``/proc``) is one clear message *before* the
-work, not a traceback after it. :func:`output_lock` keeps two processes from writing one output
-folder at the same time.
+work, not a traceback after it. Two processes writing one output folder at once are kept apart
+by :func:`unlearnkit.records.exclusive_folder`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -23,7 +22,7 @@ FORBIDDEN_ROOTS = (Path("/proc"), Path("/sys"), Path("/dev"))
 
 
 class OutputError(UnlearnkitError):
-    """An output location that cannot be used (wrong kind, unwritable, or locked)."""
+    """An output location that cannot be used (wrong kind or unwritable)."""
 
 
 def _under(path: Path, root: Path) -> bool:
@@ -89,32 +88,3 @@ def check_output(path: str | Path, kind: Literal["dir", "file"], *, flag: str = 
             f"{where}: cannot write in {ancestor} ({reason}); choose a folder you can write to"
         )
     return p
-
-
-@contextlib.contextmanager
-def output_lock(out: str | Path, name: str, what: str) -> Iterator[None]:
-    """Hold an exclusive lock on ``out/name`` while the block runs (creates ``out``).
-
-    A second process that tries to lock the same folder gets an :class:`OutputError` saying
-    that another ``what`` is writing there. The lock is released when the block ends or the
-    process dies (``flock``); on systems without ``fcntl`` (Windows) there is no lock.
-    """
-    folder = Path(out)
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover (Windows: no lock)
-        yield
-        return
-    folder.mkdir(parents=True, exist_ok=True)
-    fh = (folder / name).open("w")
-    try:
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise OutputError(
-                f"another {what} is writing to {folder}; wait for it to finish or use another "
-                "--out folder"
-            ) from None
-        yield
-    finally:
-        fh.close()

@@ -3,11 +3,13 @@ message before any work; an earlier benchmark folder is left as it was."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from tests.cli.badinput import refused, snapshot, write_toml
+from tests.cli.badinput import call, refused, snapshot, write_npz, write_toml
 
 GOOD = """
 [benchmark]
@@ -105,3 +107,42 @@ def test_report_of_something_that_is_not_a_benchmark_folder(
 ) -> None:
     refused(capsys, r"nowhere", "report", tmp_path / "nowhere")
     refused(capsys, r"results.jsonl", "report", earlier / "results.jsonl")
+
+
+def test_resume_on_changed_data_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Rows carry the data's content hash: an interrupted benchmark resumed after one feature
+    value changed would mix results on two datasets, so it is refused; restored, it resumes."""
+    npz = write_npz(tmp_path / "d" / "data.npz", n=200)
+    text = GOOD.replace('dataset = "digits"', 'dataset = "npz"').replace(
+        'scenario = "partial-class"\nforget_size = 0.5\nforget_classes = [3]',
+        'scenario = "random"\nforget_size = 0.2',
+    )
+    cfg = write_toml(tmp_path / "b.toml", text.replace('name = "cnn"', 'name = "mlp"'))
+    out = tmp_path / "bench"
+    argv = ["benchmark", "--quiet", "--config", cfg, "--out", out, "--data-dir", npz]
+    argv += ["--cache-dir", tmp_path / "cache"]
+    rc, printed, err = call(capsys, *argv)
+    assert rc == 0, printed + err
+    lines = (out / "results.jsonl").read_text().splitlines(keepends=True)
+    assert len({json.loads(line)["data_sha256"] for line in lines}) == 1
+    (out / "results.jsonl").write_text("".join(lines[:-1]))  # the last run was interrupted
+    with np.load(npz) as arrays:
+        x, y = arrays["x"].copy(), arrays["y"]
+    original = x[5, 2]
+    x[5, 2] += 0.25
+    np.savez(npz, x=x, y=y)
+    before = snapshot(out)
+    refused(
+        capsys,
+        r"^the data of dataset 'npz' changed since the benchmark in .*bench was started \(its "
+        r"rows have content sha256 [0-9a-f]{12}…, the data now [0-9a-f]{12}…\); resuming would "
+        r"mix results on different data\. Use a new --out folder, or restore the data files",
+        *argv,
+    )
+    assert snapshot(out) == before
+    x[5, 2] = original
+    np.savez(npz, x=x, y=y)
+    assert call(capsys, *argv)[0] == 0  # the same data again: resumes
+    assert len((out / "results.jsonl").read_text().splitlines()) == len(lines)

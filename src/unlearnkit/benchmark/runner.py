@@ -29,7 +29,8 @@ keeps the model pools in the benchmark's cache folder, so every method shares th
 
 Resume: rerunning skips every run whose ``run_id`` (and every attack whose ``attack_id``)
 already has an ``ok`` row; failed ones are retried. A group whose runs and attacks are all done
-is skipped without loading anything.
+is skipped without loading anything. Rows carry the dataset's content hash; a resume that
+would add rows on data whose content changed since is refused (:func:`check_data_unchanged`).
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ from unlearnkit.benchmark.grid import BenchmarkPlan, Group, Run
 from unlearnkit.data.batching import UnlearningData
 from unlearnkit.data.registry import user_cache_dir
 from unlearnkit.engine import Engine, EngineConfig, TaskResult, UnlearnTask
-from unlearnkit.engine.group import build_group, data_source, group_models
+from unlearnkit.engine.group import build_group, data_source, dataset_sha256, group_models
 from unlearnkit.engine.tasks import base_row, finish_row
 from unlearnkit.models import FeatureClassifier
 from unlearnkit.records import (
@@ -99,6 +100,34 @@ def check_config(out_dir: str | Path, plan: BenchmarkPlan) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     extra = {"runtime": plan.runtime_dict(), "version": unlearnkit.__version__}
     return store_or_check(out / CONFIG_FILE, plan.experiment_dict(), what="benchmark", extra=extra)
+
+
+def check_data_unchanged(out_dir: Path, rows: list[dict[str, Any]], groups: list[Group]) -> None:
+    """Refuse to resume onto rows computed on other data: every ``ok`` row of a dataset must
+    carry the content hash (``data_sha256``) that dataset has now.
+
+    Raises :class:`ConfigChangedError` naming the dataset, both hashes and the fix.
+    """
+    stored: dict[str, set[str]] = {}
+    for row in rows:
+        if row.get("status") == "ok" and row.get("data_sha256"):
+            stored.setdefault(str(row.get("dataset")), set()).add(str(row["data_sha256"]))
+    checked: set[str] = set()
+    for g in groups:
+        spec = g.spec
+        if spec.dataset not in stored or spec.dataset in checked:
+            continue
+        checked.add(spec.dataset)
+        now = dataset_sha256(spec)
+        before = stored[spec.dataset] - {now}
+        if before:
+            was = ", ".join(sorted(h[:12] + "…" for h in before))
+            raise ConfigChangedError(
+                f"the data of dataset '{spec.dataset}' changed since the benchmark in {out_dir} "
+                f"was started (its rows have content sha256 {was}, the data now {now[:12]}…); "
+                "resuming would mix results on different data. Use a new --out folder, or "
+                "restore the data files it was started with"
+            )
 
 
 @dataclass
@@ -347,6 +376,14 @@ class _Runner:
         o.attacks_skipped = sum(
             1 for js in jobs.values() for j in js if j.attack_id in attacks_done
         )
+        to_add = [
+            g
+            for g in groups
+            if any(r.run_id not in done for r in g.runs)
+            or any(j.attack_id not in attacks_done for j in jobs[g.group_id])
+        ]
+        if o.skipped and to_add:  # rows to add to: they must be on the same data
+            check_data_unchanged(self.out, self.results.load(), to_add)
         from tqdm.auto import tqdm
 
         self.bar = tqdm(

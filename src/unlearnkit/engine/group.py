@@ -110,10 +110,16 @@ def _dataset(name: str, data_dir: str | None) -> ArrayDataset:
         _CONTENT.clear()
     if key not in _DATASETS:
         _DATASETS.clear()  # keep one dataset in memory per process
+        _STAMPS.clear()
         ds = load_dataset(name, data_dir)
         _DATASETS[key] = ds
         _STAMPS[key] = _stamp(ds)
     return _DATASETS[key]
+
+
+def dataset_sha256(spec: GroupSpec) -> str:
+    """The content hash of the group's dataset as its files are now (loads it if needed)."""
+    return _dataset(spec.dataset, spec.data_dir).content_sha256
 
 
 def describe_data(spec: GroupSpec) -> str:
