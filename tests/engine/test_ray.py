@@ -117,7 +117,8 @@ def test_ctrl_c_stops_the_workers_and_leaves_no_process(tmp_path, one_thread):
     try:
         assert len(started) >= 3  # a local Ray runtime: GCS, raylet, workers ...
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=120) == 130
+        rc = proc.wait(timeout=120)
+        assert rc == 130, proc.stderr.read().decode()[-3000:] if proc.stderr else rc
         deadline = time.monotonic() + 30
         while _alive(started) and time.monotonic() < deadline:
             time.sleep(0.2)

@@ -182,7 +182,10 @@ class RayExecutor(Executor):
         return len(self._refs)
 
     def close(self, cancel: bool = False) -> None:
-        if cancel:
+        # an owned runtime's shutdown stops its workers; cancelling first races the replies of
+        # tasks that are finishing (Ray 2.60 aborts the driver: "Tried to complete task that
+        # was not pending"), so only tasks on a joined cluster are cancelled
+        if cancel and not self.owned:
             for ref in list(self._refs):
                 with contextlib.suppress(Exception):
                     self.ray.cancel(ref, force=True)
