@@ -2,7 +2,7 @@
 accuracy on the groups of a benchmark file (one seed), for each epoch structure / label rule.
 
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/rl_salun_retain.py \
-        configs/fashion-mnist.toml [--seed 0]
+        configs/fashion-mnist.toml [--seed 0] [--cache-dir CACHE]
 
 Method configs are the paper defaults (the benchmark file's tuned tables are ignored), with
 the variants: sequential + any (the SalUn code, the default), union + any, joint + wrong
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import time
 import warnings
+from pathlib import Path
 
 import tomllib
 import torch
@@ -42,6 +43,7 @@ def main() -> None:
     ap.add_argument("--methods", default="random_labels,salun")
     ap.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated names")
     ap.add_argument("--scenarios", default="", help="only these scenarios (default: all)")
+    ap.add_argument("--cache-dir", default=None, help="model cache (default: the user cache)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     with open(args.config, "rb") as fh:
@@ -65,7 +67,7 @@ def main() -> None:
             group.model,
             group.train,
             device=device,
-            cache_dir=user_cache_dir(),
+            cache_dir=Path(args.cache_dir) if args.cache_dir else user_cache_dir(),
             show_progress=False,
         )
         label = f"{group.split.dataset} {group.split.scenario}"
